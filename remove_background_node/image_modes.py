@@ -1,0 +1,36 @@
+"""Turn an image of any PIL mode InvokeAI can store into 8-bit RGB plus its own alpha, if it has one."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+_ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+_WIDE_GREY_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
+
+
+def _wide_grey_to_l(image: Image.Image) -> Image.Image:
+    """16-bit, 32-bit integer or float grey image -> 8-bit L, scaled rather than clipped."""
+    values = np.asarray(image, dtype=np.float64)
+    if image.mode == "F":
+        top = 1.0 if values.size and float(values.max(initial=0.0)) <= 1.0 else 255.0
+    elif image.mode == "I" and float(values.max(initial=0.0)) <= 255.0:
+        top = 255.0
+    else:
+        top = 65535.0
+    scaled = np.clip(np.nan_to_num(values) / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return Image.fromarray(scaled, mode="L")
+
+
+def split_rgb_alpha(image: Image.Image) -> tuple[Image.Image, np.ndarray | None]:
+    """Any-mode image -> (RGB image, its alpha as an HxW uint8 array, or None when fully opaque by mode)."""
+    if image.mode in _WIDE_GREY_MODES:
+        return _wide_grey_to_l(image).convert("RGB"), None
+    if "transparency" in image.info and image.mode in {"P", "L", "RGB", "1"}:
+        image = image.convert("RGBA")  # a tRNS colour key is real transparency
+    if image.mode in _ALPHA_MODES:
+        rgba = image.convert("RGBA")
+        return rgba.convert("RGB"), np.asarray(rgba.getchannel("A"))
+    if image.mode == "1" or image.mode == "L":
+        return image.convert("L").convert("RGB"), None
+    return image.convert("RGB"), None

@@ -1,0 +1,1 @@
+"""Developer tools: fetching test weights, the demo, the headless server helpers."""
