@@ -19,7 +19,7 @@ def _wide_grey_to_l(image: Image.Image) -> Image.Image:
     else:
         top = 65535.0
     scaled = np.clip(np.nan_to_num(values) / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return Image.fromarray(scaled, mode="L")
+    return Image.fromarray(scaled)  # a 2-D uint8 array is mode L
 
 
 def split_rgb_alpha(image: Image.Image) -> tuple[Image.Image, np.ndarray | None]:

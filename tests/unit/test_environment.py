@@ -1,0 +1,31 @@
+"""The project's environment is InvokeAI's, unharmed: the pack's install changed nothing InvokeAI pins."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.metadata import requires, version
+
+from packaging.requirements import Requirement
+
+
+def _invokeai_pin(name: str) -> Requirement:
+    return next(r for r in map(Requirement, requires("invokeai")) if r.name == name and r.marker is None)
+
+
+def test_pip_check_is_clean():
+    result = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+def test_numpy_and_onnxruntime_stay_at_invokeais_pins():
+    assert int(version("numpy").split(".")[0]) < 2
+    assert version("numpy") in _invokeai_pin("numpy").specifier
+    assert version("onnxruntime") in _invokeai_pin("onnxruntime").specifier
+    assert version("rembg") in Requirement("rembg>=2.0.59,<2.0.70").specifier
+
+
+def test_opencv_contrib_still_works():
+    import cv2.ximgproc
+
+    assert callable(cv2.ximgproc.thinning)
