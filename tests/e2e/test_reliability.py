@@ -1,0 +1,84 @@
+"""Odd inputs and bad parameters through a real headless InvokeAI: nothing breaks the workflow or the host."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def _palette_with_transparency() -> Image.Image:
+    img = Image.new("RGB", (64, 48), (200, 40, 40)).quantize(4)
+    img.info["transparency"] = 0  # palette entry 0 (the only colour) is transparent
+    return img
+
+
+def _half_transparent() -> Image.Image:
+    rgba = np.zeros((80, 120, 4), np.uint8)
+    rgba[..., :3] = (30, 160, 220)
+    rgba[:, 40:80, :3] = (250, 250, 250)
+    rgba[:, :60, 3] = 255  # the right half is fully transparent
+    return Image.fromarray(rgba)
+
+
+def _sixteen_bit() -> Image.Image:
+    img = Image.new("I;16", (60, 40))
+    img.putdata([(x * 1000) % 65536 for x in range(60 * 40)])
+    return img
+
+
+ODD = {
+    "palette-transparency": _palette_with_transparency,
+    "LA": lambda: Image.new("LA", (50, 30), (128, 200)),
+    "16-bit-grey": _sixteen_bit,
+    "1x1": lambda: Image.new("RGB", (1, 1), (255, 0, 0)),
+    "3000x1": lambda: Image.new("RGB", (3000, 1), (0, 128, 0)),
+    "all-black": lambda: Image.new("RGB", (64, 64), (0, 0, 0)),
+    "half-transparent-RGBA": _half_transparent,
+}
+
+
+@pytest.mark.parametrize("kind", ODD)
+def test_odd_but_valid_images_complete(server, kind):
+    source = ODD[kind]()
+    name = server.upload(source)
+    stored = server.image(name)  # what InvokeAI kept after the upload, in its own mode
+    item = server.run({"rb": {"type": "remove_background", "image": {"image_name": name}, "model": "u2netp"}})
+    assert item["status"] == "completed", item.get("error_traceback")
+    out = server.output(item, "rb")
+    cutout, mask = server.image(out["image"]["image_name"]), server.image(out["mask"]["image_name"])
+    assert cutout.mode == "RGBA" and mask.mode == "L"
+    assert cutout.size == mask.size == source.size == (out["width"], out["height"])
+    alpha = np.asarray(cutout.getchannel("A"))
+    assert np.array_equal(alpha, np.asarray(mask))
+    if stored.mode in {"RGBA", "LA", "PA"} or "transparency" in stored.info:
+        own_alpha = np.asarray(stored.convert("RGBA").getchannel("A"))
+        assert (alpha[own_alpha == 0] == 0).all(), "what was transparent stays transparent"
+    if kind == "half-transparent-RGBA":
+        assert (alpha[:, 60:] == 0).all() and not np.asarray(cutout)[:, 60:, :3].any()
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("model", "sam"),
+        ("alpha_matting_foreground_threshold", 300),
+        ("alpha_matting_background_threshold", -1),
+        ("alpha_matting_erode_size", -1),
+        ("mask_grow", 100000),
+        ("mask_feather", 100000),
+    ],
+)
+def test_bad_parameters_are_refused_at_enqueue(server, field, value):
+    r = server.enqueue({"rb": {"type": "remove_background", "image": {"image_name": "x.png"}, field: value}})
+    assert r.status_code == 422, r.text[:500]
+    assert field in r.text
+
+
+def test_missing_image_fails_cleanly_and_the_next_run_succeeds(server):
+    item = server.run({"rb": {"type": "remove_background", "image": {"image_name": "no-such-image.png"}, "model": "u2netp"}})
+    assert item["status"] == "failed"
+    assert "no-such-image.png" in (item.get("error_message") or "") + (item.get("error_traceback") or "")
+    name = server.upload(Image.new("RGB", (32, 32), (10, 200, 10)))
+    item = server.run({"rb": {"type": "remove_background", "image": {"image_name": name}, "model": "u2netp"}})
+    assert item["status"] == "completed", item.get("error_traceback")
