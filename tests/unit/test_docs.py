@@ -1,0 +1,18 @@
+"""The README matches the code: its model table is the catalog's, its first commands are the Makefile's."""
+
+from __future__ import annotations
+
+from tools import readme_sync
+
+
+def test_model_table_is_generated_from_the_catalog():
+    text = readme_sync.README.read_text()
+    assert readme_sync.synced(text) == text, "run: python -m tools.readme_sync"
+
+
+def test_readme_opens_with_the_demo_and_test_commands():
+    first_block = readme_sync.README.read_text().split("```")[1]
+    assert "make demo" in first_block and "make test" in first_block
+    makefile = (readme_sync.README.parent / "Makefile").read_text()
+    assert "\ndemo:" in makefile and "\ntest:" in makefile
+    assert "make test" in (readme_sync.README.parent / ".ci" / "run").read_text()
