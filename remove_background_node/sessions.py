@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from .catalog import ModelSpec
 
 MAX_LOADED = 2
@@ -36,6 +38,11 @@ def create_rembg_session(spec: ModelSpec, path: Path, providers: Sequence[str]) 
         {"download_models": classmethod(lambda cls, *a, **k: str(path))},
     )
     return local(spec.name, ort.SessionOptions(), providers=list(providers))
+
+
+def predictor(session: Any, **kwargs: Any) -> Callable[[Image.Image], Sequence[Image.Image]]:
+    """rembg session and predict() keyword arguments -> a predict function for the pipeline."""
+    return lambda image: session.predict(image, **kwargs)
 
 
 class SessionManager:
