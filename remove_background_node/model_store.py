@@ -1,25 +1,42 @@
 """Where a model file comes from, and whether it is the right file.
 
 Order: ``<models>/rembg/`` (placed by hand) -> an existing rembg home (``U2NET_HOME`` or
-``~/.u2net``) -> a download through the function the caller passes (InvokeAI's download queue).
+``~/.u2net``) -> a download through the ``Downloader`` the caller passes (InvokeAI's download queue).
 Every file is checksummed once per process (keyed by path, size and mtime) before it is used.
+Nothing here imports InvokeAI, so all of it runs against plain folders and a loopback server in tests.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import threading
+import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 
 from .catalog import RELEASE_BASE_URL, ModelSpec
 
 MIRROR_ENV = "REMOVE_BACKGROUND_MODEL_URL"
+TIMEOUT_ENV = "REMOVE_BACKGROUND_DOWNLOAD_TIMEOUT"
+DEFAULT_TIMEOUT = 60.0  # seconds without a single new byte before a download is given up
 FOLDER = "rembg"
+PARTIAL_SUFFIX = ".downloading"  # InvokeAI's download queue writes <file>.downloading, then renames it
+POLL = 0.5
 
-Download = Callable[[str], Path]
+Progress = Callable[[str, int], None]  # (URL, bytes received so far)
+
+
+@dataclass(frozen=True)
+class Downloader:
+    """A blocking download (URL -> downloaded file) and the folder it writes that URL's file into."""
+
+    fetch: Callable[[str], Path]
+    folder: Callable[[str], Path]
 
 
 class ModelFileError(RuntimeError):
@@ -38,6 +55,14 @@ def source_url(spec: ModelSpec, env: Mapping[str, str] = os.environ) -> str:
     return base.rstrip("/") + "/" + spec.release_file
 
 
+def stall_timeout(env: Mapping[str, str] = os.environ) -> float:
+    """Environment -> seconds a download may go without a new byte (InvokeAI's requests have no timeout)."""
+    try:
+        return max(float(env.get(TIMEOUT_ENV, "")), 0.1)
+    except ValueError:
+        return DEFAULT_TIMEOUT
+
+
 def file_checksum(path: Path, algorithm: str) -> str:
     """File and 'md5' or 'sha256' -> hex digest, read in 1 MiB blocks."""
     digest = hashlib.new(algorithm)
@@ -53,13 +78,16 @@ class _VerifiedFiles:
     def __init__(self) -> None:
         self._ok: set[tuple[str, int, int, str]] = set()
         self._lock = threading.Lock()
+        self.hashed = 0  # how many files were actually read, for tests and benchmarks
 
     def check(self, path: Path, expected: str) -> bool:
+        """File and 'algo:hex' -> whether it matches; a file seen unchanged before is not re-read."""
         st = path.stat()
         key = (str(path.resolve()), st.st_size, st.st_mtime_ns, expected)
         with self._lock:
             if key in self._ok:
                 return True
+            self.hashed += 1
         algorithm, _, want = expected.partition(":")
         ok = file_checksum(path, algorithm) == want
         if ok:
@@ -69,11 +97,10 @@ class _VerifiedFiles:
 
 
 VERIFIED = _VerifiedFiles()
-_download_locks: dict[str, threading.Lock] = {}
-_download_locks_guard = threading.Lock()
 
 
-def _placement_hint(spec: ModelSpec, models_dir: Path) -> str:
+def placement_hint(spec: ModelSpec, models_dir: Path) -> str:
+    """Spec and InvokeAI's rembg folder -> the sentence telling a person where to put the file by hand."""
     return (
         f"Put the file at {models_dir / spec.local_file} (rembg's release file "
         f"{spec.release_file}, checksum {spec.checksum}) and run the node again."
@@ -83,8 +110,8 @@ def _placement_hint(spec: ModelSpec, models_dir: Path) -> str:
 def find_local(spec: ModelSpec, models_dir: Path, home: Path) -> Path | None:
     """Spec, InvokeAI's rembg models folder and rembg's home -> a verified local file, or None.
 
-    A hand-placed file with the wrong checksum is an error (and is left in place); a wrong file
-    in rembg's home is skipped.
+    A hand-placed file with the wrong checksum is an error and is left in place (the user put it
+    there on purpose); a wrong file in rembg's home is skipped, as rembg itself would replace it.
     """
     for name in spec.file_names:
         candidate = models_dir / name
@@ -99,73 +126,158 @@ def find_local(spec: ModelSpec, models_dir: Path, home: Path) -> Path | None:
             )
     candidate = home / spec.local_file
     if candidate.is_file() and VERIFIED.check(candidate, spec.checksum):
-        return candidate
+        return candidate  # reused where it is: never copied, never downloaded again
     return None
 
 
-def _download_error(spec: ModelSpec, url: str, models_dir: Path, error: BaseException) -> ModelFileError:
-    text = str(error)
-    reason = text.strip().splitlines()[-1] if text.strip() else type(error).__name__
-    message = f"Could not download the {spec.name} model from {url}: {reason}."
-    if "allow_private_download_urls" in text or "non-public address" in text:
-        message += (
-            " InvokeAI refuses loopback and private-network download URLs by default: to use a "
-            "mirror on your own network, set `allow_private_download_urls: true` in invokeai.yaml "
-            "(or the environment variable INVOKEAI_ALLOW_PRIVATE_DOWNLOAD_URLS=true) and restart InvokeAI."
-        )
-    message += f" Without network access: {_placement_hint(spec, models_dir)}"
-    return ModelFileError(message)
+def _partials(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*" + PARTIAL_SUFFIX)) if folder.is_dir() else []
+
+
+def _bytes_in(folder: Path) -> int:
+    """Download folder -> bytes written into it so far (the growing partial file or the finished one)."""
+    try:
+        return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+    except FileNotFoundError:
+        return 0
 
 
 def _discard(path: Path) -> None:
     """Delete a downloaded file and its now-empty download-cache folder."""
-    path.unlink(missing_ok=True)
+    if path.is_file():
+        path.unlink()
     try:
         path.parent.rmdir()
     except OSError:
         pass
 
 
-def download_verified(spec: ModelSpec, url: str, models_dir: Path, download: Download) -> Path:
-    """Spec, URL, models folder and a download function -> the downloaded, verified file.
+def _download_error(spec: ModelSpec, url: str, models_dir: Path, error: BaseException, partial: int) -> ModelFileError:
+    """A failed download -> an error naming the model, the URL, the cause, the folder and the checksum."""
+    text = str(error).strip()
+    # InvokeAI raises Exception(traceback text): its last line is the cause. An interrupted transfer
+    # is "paused" by the queue and arrives as Exception(None).
+    reason = text.splitlines()[-1] if text and text != "None" else ""
+    reason = re.sub(r"^(?:\w+\.)+(?=\w+: )", "", reason).rstrip(".")  # "requests.exceptions.HTTPError: x." -> "HTTPError: x"
+    if partial:
+        reason = f"the transfer stopped after {partial} bytes ({reason or 'connection closed'}); the partial file was deleted"
+    message = f"Could not download the {spec.name} model from {url}: {reason or type(error).__name__}."
+    if "allow_private_download_urls" in text or "non-public address" in text:
+        message += (
+            " InvokeAI refuses loopback and private-network download URLs by default: to use a "
+            "mirror on your own network, set `allow_private_download_urls: true` in invokeai.yaml "
+            "(or the environment variable INVOKEAI_ALLOW_PRIVATE_DOWNLOAD_URLS=true) and restart InvokeAI."
+        )
+    return ModelFileError(f"{message} Without network access: {placement_hint(spec, models_dir)}")
 
-    A file that fails its checksum is deleted so nothing poisoned stays in the download cache.
-    Concurrent calls for one URL share a single download.
-    """
-    with _download_locks_guard:
-        lock = _download_locks.setdefault(url, threading.Lock())
-    with lock:
+
+def _download_and_verify(spec: ModelSpec, url: str, models_dir: Path, downloader: Downloader) -> Path:
+    """Run one download and check it -> the verified file; a corrupt or partial file is deleted."""
+    folder = downloader.folder(url)
+    # A partial file left by an earlier failure would be handed back by InvokeAI as if it were the
+    # model (its cache returns any file in the folder), so start clean. Only one download per URL
+    # runs in this process, so the partial is nobody's live download.
+    for stale in _partials(folder):
+        stale.unlink(missing_ok=True)
+    try:
+        path = Path(downloader.fetch(url))
+    except Exception as error:
+        partial = sum(p.stat().st_size for p in _partials(folder))
+        for p in _partials(folder):
+            p.unlink(missing_ok=True)
+        raise _download_error(spec, url, models_dir, error, partial) from error
+    if path.is_dir():  # the download cache returns a folder for some sources
+        path = next(iter(sorted(path.iterdir())), path)
+    if not path.is_file() or not VERIFIED.check(path, spec.checksum):
+        _discard(path)
+        raise ModelFileError(
+            f"The {spec.name} model downloaded from {url} does not match its checksum "
+            f"{spec.checksum}, so it was deleted ({path}). The server sent a corrupt or different file: "
+            f"fix the mirror ({MIRROR_ENV}) or run the node again. {placement_hint(spec, models_dir)}"
+        )
+    return path
+
+
+class _Downloads:
+    """At most one download per URL in this process; later callers wait for the one in flight."""
+
+    def __init__(self) -> None:
+        self._inflight: dict[str, Future[Path]] = {}
+        self._lock = threading.Lock()
+
+    def start(self, url: str, work: Callable[[], Path]) -> Future[Path]:
+        """URL and the work that fetches it -> the future of the download already running or a new one."""
+        with self._lock:
+            future = self._inflight.get(url)
+            if future is None:
+                future = self._inflight[url] = Future()
+                # A thread of its own, so the node can give up on a stuck server without waiting for it.
+                threading.Thread(target=self._run, args=(url, future, work), daemon=True,
+                                 name=f"remove-background-download {url}").start()
+        return future
+
+    def _run(self, url: str, future: Future[Path], work: Callable[[], Path]) -> None:
         try:
-            path = Path(download(url))
-        except Exception as error:  # InvokeAI raises a bare Exception holding the queue's traceback
-            raise _download_error(spec, url, models_dir, error) from error
-        if path.is_dir():  # the download cache returns a folder for some sources
-            path = next(iter(sorted(path.iterdir())), path)
-        if not VERIFIED.check(path, spec.checksum):
-            _discard(path)
-            raise ModelFileError(
-                f"The {spec.name} model downloaded from {url} does not match its checksum "
-                f"{spec.checksum}, so it was deleted. The server sent a corrupt or different file; "
-                f"fix the mirror or try again. {_placement_hint(spec, models_dir)}"
-            )
-        return path
+            result: Path | None = work()
+            error: BaseException | None = None
+        except BaseException as e:  # handed to every waiter
+            result, error = None, e
+        with self._lock:
+            self._inflight.pop(url, None)
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+
+DOWNLOADS = _Downloads()
+
+
+def _wait(future: Future[Path], folder: Path, url: str, timeout: float, on_progress: Progress | None) -> Path | None:
+    """Wait for a download, reporting bytes as they arrive -> its file, or None once it stalled for ``timeout`` s."""
+    last, since = -1, time.monotonic()
+    while True:
+        try:
+            return future.result(timeout=POLL)
+        except TimeoutError:
+            pass
+        done = _bytes_in(folder)
+        if done != last:
+            last, since = done, time.monotonic()
+            if on_progress is not None:
+                on_progress(url, done)
+        elif time.monotonic() - since > timeout:
+            return None
 
 
 def ensure_model(
     spec: ModelSpec,
     models_dir: Path,
-    download: Download,
+    downloader: Downloader,
     env: Mapping[str, str] = os.environ,
-    on_download: Callable[[str], None] | None = None,
+    on_progress: Progress | None = None,
 ) -> Path:
-    """Spec, InvokeAI's rembg models folder and a download function -> a verified model file path."""
+    """Spec, InvokeAI's rembg models folder and a downloader -> a verified model file path.
+
+    ``on_progress(url, bytes)`` runs in the caller's thread while a download is under way, so it may
+    raise (e.g. to cancel); the download itself goes on for the next caller.
+    """
     local = find_local(spec, models_dir, rembg_home(env))
     if local is not None:
         return local
     url = source_url(spec, env)
-    if on_download is not None:
-        on_download(url)
-    return download_verified(spec, url, models_dir, download)
+    if on_progress is not None:
+        on_progress(url, 0)
+    future = DOWNLOADS.start(url, lambda: _download_and_verify(spec, url, models_dir, downloader))
+    timeout = stall_timeout(env)
+    path = _wait(future, downloader.folder(url), url, timeout, on_progress)
+    if path is None:
+        raise ModelFileError(
+            f"Could not download the {spec.name} model from {url}: the server sent nothing for "
+            f"{timeout:g} s (InvokeAI's downloads have no timeout of their own; set {TIMEOUT_ENV} "
+            f"to wait longer). Without network access: {placement_hint(spec, models_dir)}"
+        )
+    return path
 
 
 def copy_into(models_dir: Path, source: Path, spec: ModelSpec) -> Path:

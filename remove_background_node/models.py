@@ -1,0 +1,126 @@
+"""Prepare model files for offline use: list them, pre-download them into models/rembg, verify them.
+
+    python -m remove_background_node.models list [--markdown]
+    python -m remove_background_node.models download NAME... [--root ROOT | --dir DIR]
+    python -m remove_background_node.models verify [--root ROOT | --dir DIR]
+
+The folder is ``<root>/models/rembg`` (root: --root, else INVOKEAI_ROOT, else InvokeAI's default).
+Downloads honour REMOVE_BACKGROUND_MODEL_URL and are checked against the catalog's checksums.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import requests
+
+from . import catalog, model_store
+
+TIMEOUT = 60  # seconds to connect or between bytes; unlike InvokeAI's queue, this CLI never hangs
+
+
+def models_dir(root: str | None, folder: str | None) -> Path:
+    """--root and --dir options -> the folder model files go into."""
+    if folder:
+        return Path(folder).expanduser()
+    if root or os.environ.get("INVOKEAI_ROOT"):
+        base = Path(root or os.environ["INVOKEAI_ROOT"]).expanduser()
+    else:
+        from invokeai.app.services.config.config_default import InvokeAIAppConfig
+
+        base = InvokeAIAppConfig.find_root()
+    return base / "models" / model_store.FOLDER
+
+
+def table(markdown: bool) -> str:
+    """Flag -> the catalog as a markdown table or aligned plain text."""
+    header = ("model", "file in models/rembg", "release file", "size", "checksum", "licence")
+    rows = [(m.name, m.local_file, m.release_file, f"{m.size_mb} MB", m.checksum, m.licence) for m in catalog.MODELS]
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(f"`{c}`" if i in (0, 1, 2, 4) else c for i, c in enumerate(r)) + " |" for r in rows]
+        return "\n".join(lines)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows])
+
+
+def download(spec: catalog.ModelSpec, target_dir: Path) -> Path:
+    """Spec and folder -> the verified file there, fetched from the mirror or rembg's release if missing."""
+    present = model_store.find_local(spec, target_dir, Path(os.devnull))  # a bad file there is reported
+    if present is not None:
+        return present
+    home = model_store.find_local(spec, Path(os.devnull), model_store.rembg_home())
+    if home is not None:  # carrying files to another machine: copy rembg's verified copy, no network
+        return model_store.copy_into(target_dir, home, spec)
+    url = model_store.source_url(spec)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    partial = target_dir / (spec.local_file + model_store.PARTIAL_SUFFIX)
+    try:
+        with requests.get(url, stream=True, timeout=TIMEOUT) as response:
+            response.raise_for_status()
+            with open(partial, "wb") as f:
+                for block in response.iter_content(1 << 20):
+                    f.write(block)
+    except (OSError, requests.RequestException) as error:
+        partial.unlink(missing_ok=True)  # never leave a half-written file behind
+        raise model_store.ModelFileError(
+            f"Could not download {spec.name} from {url}: {error}. {model_store.placement_hint(spec, target_dir)}"
+        ) from error
+    if not model_store.VERIFIED.check(partial, spec.checksum):
+        partial.unlink()
+        raise model_store.ModelFileError(
+            f"{url} sent a file that does not match the {spec.name} checksum {spec.checksum}; it was deleted. "
+            f"Fix the mirror or try again. {model_store.placement_hint(spec, target_dir)}"
+        )
+    return partial.replace(target_dir / spec.local_file)  # atomic: the name appears only when complete
+
+
+def verify(target_dir: Path) -> list[str]:
+    """Folder -> one line per model file found there or in rembg's home, 'ok' or 'BAD'."""
+    lines = []
+    for spec in catalog.MODELS:
+        for path in [target_dir / n for n in spec.file_names] + [model_store.rembg_home() / spec.local_file]:
+            if path.is_file():
+                ok = model_store.VERIFIED.check(path, spec.checksum)
+                lines.append(f"{'ok ' if ok else 'BAD'} {spec.name:24} {path} ({spec.checksum})")
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line arguments -> exit status (0 fine, 1 a file failed or could not be fetched)."""
+    parser = argparse.ArgumentParser(prog="python -m remove_background_node.models", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the models, files and checksums").add_argument("--markdown", action="store_true")
+    for name in ("download", "verify"):
+        p = sub.add_parser(name, help=f"{name} model files in <root>/models/rembg")
+        if name == "download":
+            p.add_argument("names", nargs="+", metavar="NAME", choices=[*catalog.MODEL_NAMES, "all"])
+        p.add_argument("--root", help="the InvokeAI root folder (default: INVOKEAI_ROOT)")
+        p.add_argument("--dir", help="an explicit folder instead of <root>/models/rembg")
+    args = parser.parse_args(argv)
+
+    if args.command == "list":
+        print(table(args.markdown))
+        return 0
+    target = models_dir(args.root, args.dir)
+    if args.command == "verify":
+        lines = verify(target)
+        print("\n".join(lines) or f"No model files in {target} or {model_store.rembg_home()}.")
+        return 1 if any(line.startswith("BAD") for line in lines) else 0
+    names = catalog.MODEL_NAMES if "all" in args.names else args.names
+    status = 0
+    for name in names:
+        try:
+            print(f"ok  {name}: {download(catalog.get(name), target)}")
+        except model_store.ModelFileError as error:
+            print(f"ERR {name}: {error}", file=sys.stderr)
+            status = 1
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
