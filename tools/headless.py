@@ -40,8 +40,9 @@ def install_pack(root: Path) -> Path:
 class Server:
     """One invokeai-web process rooted at ``root``; use as a context manager."""
 
-    def __init__(self, root: Path, env: dict[str, str] | None = None, memory_db: bool = True):
+    def __init__(self, root: Path, env: dict[str, str] | None = None, memory_db: bool = True, with_pack: bool = True):
         self.root = root
+        self._with_pack = with_pack
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = root / "server.log"
@@ -55,7 +56,8 @@ class Server:
 
     def start(self, timeout: float = 300) -> "Server":
         self.root.mkdir(parents=True, exist_ok=True)
-        install_pack(self.root)
+        if self._with_pack:
+            install_pack(self.root)
         exe = Path(sys.executable).with_name("invokeai-web")
         log = open(self.log_path, "ab")
         self._proc = subprocess.Popen(
