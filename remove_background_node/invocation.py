@@ -11,7 +11,9 @@ from typing import Literal
 from invokeai.invocation_api import (
     BaseInvocation,
     BaseInvocationOutput,
+    BoundingBoxField,
     Classification,
+    ColorField,
     ImageField,
     InputField,
     InvocationContext,
@@ -25,16 +27,23 @@ from invokeai.invocation_api import (
 from . import catalog, pipeline
 
 ModelName = Literal[catalog.MODEL_NAMES]  # type: ignore[valid-type]
+ClothCategory = Literal["all", "upper", "lower", "full"]
+CLOTH_MODEL = "u2net_cloth_seg"
+TRANSPARENT = ColorField(r=0, g=0, b=0, a=0)
 
 
 @invocation_output("remove_background_output")
 class RemoveBackgroundOutput(BaseInvocationOutput):
-    """A cutout with straight alpha, its mask (white = subject) and its size."""
+    """A cutout with straight alpha, its mask (white = subject), its size and the subject's bounding box."""
 
     image: ImageField = OutputField(description="The cutout: RGBA, transparent where the background was")
     mask: ImageField = OutputField(description="The mask: white = subject, black = background")
     width: int = OutputField(description="The width of the image in pixels")
     height: int = OutputField(description="The height of the image in pixels")
+    bounding_box: BoundingBoxField = OutputField(
+        description="The box around the kept pixels (mask > 0); the whole image when nothing is kept. "
+        "Connect it to Crop Image to Bounding Box or Paste Image into Bounding Box"
+    )
 
 
 @invocation(
@@ -42,7 +51,7 @@ class RemoveBackgroundOutput(BaseInvocationOutput):
     title="Remove Background",
     tags=["image", "background", "mask", "rembg", "cutout"],
     category="image",
-    version="1.1.0",
+    version="1.2.0",
     classification=Classification.Stable,
 )
 class RemoveBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
@@ -70,9 +79,38 @@ class RemoveBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
     post_process_mask: bool = InputField(
         default=False, description="Smooth the mask and make it hard (0 or 255): removes specks, loses soft edges"
     )
+    # Applied in this order after the model and matting: threshold -> grow -> feather -> invert -> composite.
+    mask_threshold: int = InputField(
+        default=0, ge=0, le=255,
+        description="0 keeps the soft edge; any other value makes a hard mask: white where the mask is at least this",
+    )
+    mask_grow: int = InputField(
+        default=0, ge=-256, le=256,
+        description="Pixels to grow the subject by (negative shrinks it), e.g. to overlap inpainting seams",
+    )
+    mask_feather: float = InputField(
+        default=0.0, ge=0.0, le=256.0, description="Pixels over which the mask's edge fades out on each side"
+    )
+    invert: bool = InputField(
+        default=False, description="Keep the background instead of the subject, in both the image and the mask"
+    )
+    background_color: ColorField = InputField(
+        default=TRANSPARENT,
+        description="Put the subject over this colour; fully transparent (alpha 0) leaves a cutout",
+    )
+    refine_foreground: bool = InputField(
+        default=False,
+        description="Recover the subject's own colour in soft edges (hair, fur) so the old background does not bleed in. Fast",
+    )
+    cloth_category: ClothCategory = InputField(
+        default="all",
+        description="Only for the cloth model (u2net_cloth_seg): which clothes to keep; all = the three together",
+        ui_choice_labels={"all": "All clothes", "upper": "Upper body", "lower": "Lower body", "full": "Full body"},
+    )
 
     def invoke(self, context: InvocationContext) -> RemoveBackgroundOutput:
-        from .host import Host, predictor
+        from .host import Host
+        from .sessions import predictor
 
         host = Host(context)
         image = host.load_image(self.image)
@@ -83,12 +121,23 @@ class RemoveBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
             alpha_matting_background_threshold=self.alpha_matting_background_threshold,
             alpha_matting_erode_size=self.alpha_matting_erode_size,
             post_process_mask=self.post_process_mask,
+            mask_threshold=self.mask_threshold,
+            mask_grow=self.mask_grow,
+            mask_feather=self.mask_feather,
+            invert=self.invert,
+            background_color=self.background_color.tuple(),
+            refine_foreground=self.refine_foreground,
         )
-        result = pipeline.remove_background(image, predictor(session), options, host.step)
+        # rembg's cloth model returns the upper, lower and full masks when given no category,
+        # and the pipeline unites them; other models take no category.
+        kwargs = {"cc": self.cloth_category} if self.model == CLOTH_MODEL and self.cloth_category != "all" else {}
+        result = pipeline.remove_background(image, predictor(session, **kwargs), options, host.step)
         image_dto, mask_dto = host.save(result)
+        x_min, y_min, x_max, y_max = result.bbox or (0, 0, image_dto.width, image_dto.height)
         return RemoveBackgroundOutput(
             image=ImageField(image_name=image_dto.image_name),
             mask=ImageField(image_name=mask_dto.image_name),
             width=image_dto.width,
             height=image_dto.height,
+            bounding_box=BoundingBoxField(x_min=x_min, y_min=y_min, x_max=x_max, y_max=y_max),
         )

@@ -1,8 +1,21 @@
 """PIL image in -> (cutout, mask, bounding box) out. Knows nothing of InvokeAI.
 
-Order of operations: model mask -> post-processing -> alpha matting -> the input's own alpha
--> cutout. The caller hands in the model's ``predict`` and a ``step`` callback that reports
-progress (and may raise to cancel) before each step.
+Order of operations, each step skipped at its default:
+
+1. model mask: the model's prediction (several masks, e.g. u2net_cloth_seg's "all", are united);
+2. post-processing (``post_process_mask``), then alpha matting (``alpha_matting``);
+3. threshold (``mask_threshold``): a hard 0/255 mask at that level;
+4. grow (``mask_grow``): dilate (+) or erode (-) by a disc of that radius;
+5. feather (``mask_feather``): blur the edge over about that many pixels each side;
+6. invert (``invert``): keep the background instead of the subject;
+7. the input's own alpha: the mask is never more opaque than the input was;
+8. composite: ``refine_foreground`` re-estimates the colour of semi-transparent pixels from this
+   final alpha, then the subject goes over ``background_color`` (a = 0: a plain cutout).
+
+The returned mask is the final alpha of step 7 (white = kept), and the bounding box is taken
+around its non-zero pixels, so both describe what the cutout shows whatever the background.
+The caller hands in the model's ``predict`` and a ``step`` callback that reports progress (and
+may raise to cancel) before each step.
 """
 
 from __future__ import annotations
@@ -31,12 +44,18 @@ class Options:
     alpha_matting_background_threshold: int = BACKGROUND_THRESHOLD
     alpha_matting_erode_size: int = ERODE_SIZE
     post_process_mask: bool = False
+    mask_threshold: int = 0  # 0 keeps the soft mask
+    mask_grow: int = 0  # pixels; negative shrinks
+    mask_feather: float = 0.0  # pixels
+    invert: bool = False
+    background_color: tuple[int, int, int, int] = (0, 0, 0, 0)  # RGBA; a = 0 means none
+    refine_foreground: bool = False
 
 
 @dataclass(frozen=True)
 class Result:
-    cutout: Image.Image  # RGBA, straight alpha, RGB zeroed where alpha is 0
-    mask: Image.Image  # L, 255 = subject
+    cutout: Image.Image  # RGBA, straight alpha (RGB zeroed where alpha is 0), over background_color if its a > 0
+    mask: Image.Image  # L, 255 = kept (the subject, or the background when inverted)
     bbox: tuple[int, int, int, int] | None  # around alpha > 0, max exclusive
 
 
@@ -58,7 +77,7 @@ def remove_background(
         step("Post-processing the mask")
         mask = masks.post_process(mask)
 
-    rgb = np.asarray(rgb_image)
+    original_rgb = rgb = np.asarray(rgb_image)
     if options.alpha_matting:
         step("Alpha matting")
         tri = matting.trimap(
@@ -70,10 +89,27 @@ def remove_background(
         if matting.has_both_regions(tri):
             mask, rgb = matting.solve(rgb, tri)
 
+    if options.mask_threshold or options.mask_grow or options.mask_feather or options.invert:
+        step("Adjusting the mask")
+        mask = masks.threshold(mask, options.mask_threshold)
+        mask = masks.grow(mask, options.mask_grow)
+        mask = masks.feather(mask, options.mask_feather)
+        if options.invert:
+            mask = masks.invert(mask)
+            rgb = original_rgb  # matting's colours are the subject's, extrapolated into the background
+
+    # After invert: transparent input pixels have no colour to show, whichever side is kept.
     mask = masks.limit_to_alpha(mask, own_alpha)
+
+    if options.refine_foreground:
+        step("Refining edge colours")
+        # From the original pixels, not matting's estimate: blur fusion needs the observed
+        # composite, and the alpha may have changed since matting (grow, feather, invert).
+        rgb = masks.refine_foreground(original_rgb, mask)
+
     step("Composing the cutout")
     return Result(
-        cutout=masks.cutout(rgb, mask),
+        cutout=masks.composite(rgb, mask, options.background_color),
         mask=Image.fromarray(mask, mode="L"),
         bbox=masks.bounding_box(mask),
     )
