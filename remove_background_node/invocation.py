@@ -25,6 +25,7 @@ from invokeai.invocation_api import (
 )
 
 from . import catalog, pipeline
+from .providers import Device
 
 ModelName = Literal[catalog.MODEL_NAMES]  # type: ignore[valid-type]
 ClothCategory = Literal["all", "upper", "lower", "full"]
@@ -51,7 +52,7 @@ class RemoveBackgroundOutput(BaseInvocationOutput):
     title="Remove Background",
     tags=["image", "background", "mask", "rembg", "cutout"],
     category="image",
-    version="1.2.0",
+    version="1.3.0",
     classification=Classification.Stable,
 )
 class RemoveBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
@@ -108,13 +109,19 @@ class RemoveBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
         ui_choice_labels={"all": "All clothes", "upper": "Upper body", "lower": "Lower body", "full": "Full body"},
     )
 
+    device: Device = InputField(
+        default="auto",
+        description="auto: the GPU when InvokeAI runs on CUDA and onnxruntime-gpu is installed; "
+        "cpu: always the CPU, keeping VRAM free for diffusion",
+    )
+
     def invoke(self, context: InvocationContext) -> RemoveBackgroundOutput:
         from .host import Host
         from .sessions import predictor
 
         host = Host(context)
         image = host.load_image(self.image)
-        session = host.session(self.model)
+        session = host.session(self.model, self.device)
         options = pipeline.Options(
             alpha_matting=self.alpha_matting,
             alpha_matting_foreground_threshold=self.alpha_matting_foreground_threshold,

@@ -67,6 +67,7 @@ def test_odd_but_valid_images_complete(server, kind):
         ("alpha_matting_erode_size", -1),
         ("mask_grow", 100000),
         ("mask_feather", 100000),
+        ("device", "gpu"),
     ],
 )
 def test_bad_parameters_are_refused_at_enqueue(server, field, value):
