@@ -35,11 +35,23 @@ def hairy_disc_alpha(size: int, strands: int = 180) -> np.ndarray:
     return np.maximum(alpha, 0.8 * strand * fall * (r > 0.25)).astype(np.float32)
 
 
-def composite(size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Side and seed -> (size x size x 3 uint8 image, size x size float32 true alpha in 0..1)."""
-    alpha = hairy_disc_alpha(size)
-    fg = texture(size, seed + 1, (0.9, 0.6, 0.3))
-    bg = texture(size, seed + 2, (0.2, 0.4, 0.8))
+FG_BASE, BG_BASE = (0.9, 0.6, 0.3), (0.2, 0.4, 0.8)
+
+# Named scenes for the checks: the default, and one with other textures and hair twice as dense
+# and half as wide, so that a method is not tuned to one picture.
+SCENES = {"default": {"seed": 0, "strands": 180}, "dense": {"seed": 7, "strands": 360}}
+
+
+def true_foreground(size: int, seed: int = 0) -> np.ndarray:
+    """Side and seed -> the size x size x 3 float32 foreground colour (0..1) that ``composite`` uses."""
+    return texture(size, seed + 1, FG_BASE)
+
+
+def composite(size: int, seed: int = 0, strands: int = 180) -> tuple[np.ndarray, np.ndarray]:
+    """Side, seed and number of hair strands -> (size x size x 3 uint8 image, size x size float32 true alpha in 0..1)."""
+    alpha = hairy_disc_alpha(size, strands)
+    fg = true_foreground(size, seed)
+    bg = texture(size, seed + 2, BG_BASE)
     a = alpha[..., None]
     image = fg * a + bg * (1 - a)
     return (image * 255 + 0.5).astype(np.uint8), alpha

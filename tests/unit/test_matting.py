@@ -1,12 +1,14 @@
-"""Alpha matting: rembg's trimap, the same alpha as pymatting's full solve, and accuracy on a known alpha."""
+"""Alpha matting: rembg's trimap, the same alpha as pymatting's full solve, accuracy on a known alpha, checkpoints."""
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 import pytest
 from scipy.ndimage import binary_erosion
 
-from benchmarks.synthetic import composite, model_like_mask
+from benchmarks.synthetic import SCENES, composite, model_like_mask
 from remove_background_node import matting
 
 
@@ -39,12 +41,13 @@ def test_trimap_at_the_border_counts_outside_as_background() -> None:
     assert not matting.has_both_regions(tri)
 
 
-def test_small_band_gives_pymattings_alpha(scene) -> None:
+@pytest.mark.parametrize("size", [384, 768])  # one ichol block, and two (over 10k unknowns)
+def test_full_size_band_gives_pymattings_alpha(size: int) -> None:
     from pymatting import estimate_alpha_cf
 
-    rgb, _, mask = scene
-    tri = matting.trimap(mask, 240, 10, 10)
-    assert int((tri == 128).sum()) <= matting.DIRECT_UNKNOWNS  # the exact path
+    rgb, truth = composite(size)
+    tri = matting.trimap(model_like_mask(truth), 240, 10, 10)
+    assert int((tri == 128).sum()) <= matting.FULL_UNKNOWNS  # the full-size path
     alpha, fg = matting.solve(rgb, tri)
     reference = np.clip(estimate_alpha_cf(rgb / 255.0, tri / 255.0) * 255, 0, 255).astype(np.uint8)
     assert np.abs(alpha.astype(int) - reference).max() <= 1
@@ -60,17 +63,25 @@ def test_known_pixels_keep_the_trimap_and_foreground_keeps_the_image_outside_the
     np.testing.assert_array_equal(fg[known], rgb[known])
 
 
-def test_coarse_path_is_as_accurate_as_the_exact_solve(scene, monkeypatch: pytest.MonkeyPatch) -> None:
-    rgb, truth, mask = scene
+@pytest.mark.parametrize("scene_name", list(SCENES))
+def test_coarse_path_is_as_accurate_as_the_exact_solve(scene_name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    rgb, truth = composite(1024, **SCENES[scene_name])  # hair a few pixels wide, as where the coarse path runs
+    mask = model_like_mask(truth)
     tri = matting.trimap(mask, 240, 10, 10)
     exact = matting.solve_alpha(rgb, tri)
     n = int((tri == 128).sum())
-    monkeypatch.setattr(matting, "DIRECT_UNKNOWNS", n // 3)  # force the coarse-to-fine path on a small image
+    monkeypatch.setattr(matting, "FULL_UNKNOWNS", n // 3)  # force the coarse path on a smaller picture
     assert matting.coarse_factor(n) == 2
     coarse = matting.solve_alpha(rgb, tri)
     err = lambda a: float(np.abs(a / 255.0 - truth).mean())  # noqa: E731
     assert err(coarse) <= 1.1 * err(exact)
     assert err(exact) < float(np.abs(mask / 255.0 - truth).mean())  # matting beats the raw mask
+
+
+def test_coarse_factor_is_2_for_a_4k_band_and_grows_beyond() -> None:
+    assert matting.coarse_factor(matting.FULL_UNKNOWNS) == 1
+    assert matting.coarse_factor(1_800_000) == 2  # a 4096x4096 portrait's band
+    assert matting.coarse_factor(7_200_000) == 4
 
 
 def test_no_unknown_pixels_returns_the_trimap() -> None:
@@ -82,12 +93,41 @@ def test_no_unknown_pixels_returns_the_trimap() -> None:
     np.testing.assert_array_equal(fg, rgb)
 
 
-def test_band_tiles_cover_every_unknown_pixel() -> None:
-    unknown = np.zeros((300, 520), dtype=bool)
-    unknown[5, 7] = unknown[299, 519] = unknown[150, 260] = True
-    tiles = matting.band_tiles(unknown, 128)
-    assert len(tiles) == 3
-    covered = np.zeros_like(unknown)
-    for y0, y1, x0, x1 in tiles:
-        covered[y0:y1, x0:x1] = True
-    assert covered[unknown].all()
+def test_foreground_in_strips_is_blur_fusion_on_the_whole_image(scene, monkeypatch: pytest.MonkeyPatch) -> None:
+    from remove_background_node import masks
+
+    rgb, _, mask = scene
+    tri = matting.trimap(mask, 240, 10, 10)
+    alpha = matting.solve_alpha(rgb, tri)
+    monkeypatch.setattr(matting, "FG_STRIP", 64)  # several strips on a small picture
+    np.testing.assert_array_equal(matting.foreground(rgb, tri, alpha), masks.refine_foreground(rgb, alpha))
+
+
+def test_checkpoint_sees_the_fraction_grow_from_0_to_1(scene) -> None:
+    rgb, _, mask = scene
+    seen: list[float] = []
+    matting.solve(rgb, matting.trimap(mask, 240, 10, 10), checkpoint=seen.append)
+    assert seen[0] == 0.0 and seen[-1] == 1.0
+    assert all(0.0 <= a <= b <= 1.0 for a, b in zip(seen, seen[1:]))
+
+
+class Cancelled(Exception):
+    pass
+
+
+def test_a_raising_checkpoint_stops_a_4k_solve_early() -> None:
+    rgb, truth = composite(4096)
+    tri = matting.trimap(model_like_mask(truth), 240, 10, 10)
+    seen: list[float] = []
+
+    def checkpoint(fraction: float) -> None:
+        seen.append(fraction)
+        if len(seen) == 3:  # the first call is at 0; cancel once the solve is under way
+            raise Cancelled
+
+    threads = threading.active_count()
+    with pytest.raises(Cancelled):
+        matting.solve(rgb, tri, checkpoint=checkpoint)
+    assert len(seen) == 3  # nothing ran on to call it again
+    assert seen[-1] < 0.5  # stopped in the alpha solve, well before the end
+    assert threading.active_count() == threads  # the factorisation threads are gone
