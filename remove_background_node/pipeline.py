@@ -30,7 +30,7 @@ from . import masks, matting
 from .image_modes import split_rgb_alpha
 
 Predict = Callable[[Image.Image], Sequence[Image.Image]]
-Step = Callable[[str], None]
+Step = Callable[..., None]  # (message, fraction done in 0..1 or None); may raise to cancel
 
 FOREGROUND_THRESHOLD = 240
 BACKGROUND_THRESHOLD = 10
@@ -59,7 +59,7 @@ class Result:
     bbox: tuple[int, int, int, int] | None  # around alpha > 0, max exclusive
 
 
-def _no_step(_: str) -> None:
+def _no_step(message: str, fraction: float | None = None) -> None:
     return None
 
 
@@ -87,7 +87,7 @@ def remove_background(
             options.alpha_matting_erode_size,
         )
         if matting.has_both_regions(tri):
-            mask, rgb = matting.solve(rgb, tri)
+            mask, rgb = matting.solve(rgb, tri, checkpoint=lambda done: step("Alpha matting", done))
 
     if options.mask_threshold or options.mask_grow or options.mask_feather or options.invert:
         step("Adjusting the mask")
