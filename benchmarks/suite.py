@@ -45,6 +45,7 @@ MODEL = "u2netp"
 VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
     "plain": ({}, {}),
     "matting": ({"alpha_matting": True}, {"alpha_matting": True}),
+    "refine": ({"refine_foreground": True}, None),  # rembg 2.0.69 has no colour decontamination
 }
 
 
