@@ -49,12 +49,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, u2netp_file: Path):
     """A headless invokeai-web on loopback with the pack in nodes/ and u2netp in models/rembg."""
     root = tmp_path_factory.mktemp("server-root")
     place_u2netp(root, u2netp_file)
-    srv = Server(root)
-    try:
-        srv.start()
-    except Exception:
-        print(srv.log()[-5000:])
-        raise
-    yield srv
-    srv.stop()
+    with Server(root) as srv:
+        yield srv
     shutil.rmtree(root / "outputs", ignore_errors=True)

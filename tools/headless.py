@@ -66,7 +66,9 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise RuntimeError(f"invokeai-web exited with {self._proc.returncode}; see {self.log_path}")
+                raise RuntimeError(
+                    f"invokeai-web exited with {self._proc.returncode}; the end of {self.log_path}:\n{self.log()[-4000:]}"
+                )
             try:
                 if self.http.get(self.url + "/api/v1/app/version", timeout=2).ok:
                     return self
@@ -74,7 +76,7 @@ class Server:
                 pass
             time.sleep(0.5)
         self.stop()
-        raise TimeoutError(f"invokeai-web did not answer within {timeout} s; see {self.log_path}")
+        raise TimeoutError(f"invokeai-web did not answer within {timeout} s; the end of {self.log_path}:\n{self.log()[-4000:]}")
 
     def stop(self) -> None:
         if self._proc and self._proc.poll() is None:

@@ -48,14 +48,8 @@ def server_env(root: Path, mirror: Mirror, allow_private: bool) -> dict[str, str
 
 @pytest.fixture(scope="module")
 def dl_server(root: Path, mirror: Mirror):
-    srv = Server(root, env=server_env(root, mirror, allow_private=True))
-    try:
-        srv.start()
-    except Exception:
-        print(srv.log()[-5000:])
-        raise
-    yield srv
-    srv.stop()
+    with Server(root, env=server_env(root, mirror, allow_private=True)) as srv:
+        yield srv
 
 
 def run(server: Server, model: str) -> dict:
