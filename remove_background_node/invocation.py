@@ -29,7 +29,6 @@ from .providers import Device
 
 ModelName = Literal[catalog.MODEL_NAMES]  # type: ignore[valid-type]
 ClothCategory = Literal["all", "upper", "lower", "full"]
-CLOTH_MODEL = "u2net_cloth_seg"
 TRANSPARENT = ColorField(r=0, g=0, b=0, a=0)
 
 
@@ -137,7 +136,7 @@ class RemoveBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
         )
         # rembg's cloth model returns the upper, lower and full masks when given no category,
         # and the pipeline unites them; other models take no category.
-        kwargs = {"cc": self.cloth_category} if self.model == CLOTH_MODEL and self.cloth_category != "all" else {}
+        kwargs = {"cc": self.cloth_category} if self.model == catalog.CLOTH_MODEL and self.cloth_category != "all" else {}
         result = pipeline.remove_background(image, predictor(session, **kwargs), options, host.step)
         image_dto, mask_dto = host.save(result)
         x_min, y_min, x_max, y_max = result.bbox or (0, 0, image_dto.width, image_dto.height)
