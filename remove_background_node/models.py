@@ -37,12 +37,16 @@ def models_dir(root: str | None, folder: str | None) -> Path:
 
 
 def table(markdown: bool) -> str:
-    """Flag -> the catalog as a markdown table or aligned plain text."""
-    header = ("model", "file in models/rembg", "release file", "size", "checksum", "licence")
-    rows = [(m.name, m.local_file, m.release_file, f"{m.size_mb} MB", m.checksum, m.licence) for m in catalog.MODELS]
+    """Flag -> the catalog as a markdown table (the README's) or aligned plain text."""
+    header = ("model", "shown as", "input", "file in models/rembg", "release file", "size", "checksum", "licence")
+    rows = [
+        (m.name, m.label, f"{m.input_size}²", m.local_file, m.release_file, f"~{m.size_mb} MB", m.checksum, m.licence)
+        for m in catalog.MODELS
+    ]
     if markdown:
+        code = {0, 3, 4, 6}  # names, files and checksums are literal text
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(f"`{c}`" if i in (0, 1, 2, 4) else c for i, c in enumerate(r)) + " |" for r in rows]
+        lines += ["| " + " | ".join(f"`{c}`" if i in code else c for i, c in enumerate(r)) + " |" for r in rows]
         return "\n".join(lines)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows])
