@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -165,6 +166,7 @@ def invert(mask: np.ndarray) -> np.ndarray:
 _FUSION_WIDE, _FUSION_NARROW = 91, 7
 _REACH = _FUSION_WIDE // 2 + _FUSION_NARROW // 2 + 1
 _TILE = 512
+_WORKERS = min(4, os.cpu_count() or 1)  # tiles worked on at once; more than a few only adds float temporaries
 
 
 def refine_foreground(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -178,21 +180,28 @@ def refine_foreground(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
     soft = (mask > 0) & (mask < 255)
     if not soft.any():
         return rgb
+    from concurrent.futures import ThreadPoolExecutor
+
     out = rgb.copy()
     h, w = mask.shape
+
+    def tile(y0: int, x0: int) -> None:
+        y1, x1 = min(y0 + _TILE, h), min(x0 + _TILE, w)
+        tile_soft = soft[y0:y1, x0:x1]
+        if not tile_soft.any():
+            return
+        py0, px0 = max(0, y0 - _REACH), max(0, x0 - _REACH)
+        py1, px1 = min(h, y1 + _REACH), min(w, x1 + _REACH)
+        fg = _estimate_foreground(rgb[py0:py1, px0:px1], mask[py0:py1, px0:px1])
+        inner = fg[y0 - py0 : y1 - py0, x0 - px0 : x1 - px0]
+        out[y0:y1, x0:x1][tile_soft] = inner[tile_soft]  # tiles do not overlap: no two threads write one pixel
+
     # Tiles: only those holding soft pixels are worked on, and the float temporaries stay
-    # small (whole-image float copies of a 4K picture are ~200 MB each).
-    for y0 in range(0, h, _TILE):
-        for x0 in range(0, w, _TILE):
-            y1, x1 = min(y0 + _TILE, h), min(x0 + _TILE, w)
-            tile_soft = soft[y0:y1, x0:x1]
-            if not tile_soft.any():
-                continue
-            py0, px0 = max(0, y0 - _REACH), max(0, x0 - _REACH)
-            py1, px1 = min(h, y1 + _REACH), min(w, x1 + _REACH)
-            fg = _estimate_foreground(rgb[py0:py1, px0:px1], mask[py0:py1, px0:px1])
-            inner = fg[y0 - py0 : y1 - py0, x0 - px0 : x1 - px0]
-            out[y0:y1, x0:x1][tile_soft] = inner[tile_soft]
+    # small (whole-image float copies of a 4K picture are ~200 MB each). OpenCV and numpy
+    # release the GIL, so tiles run side by side; each tile's result does not depend on the others.
+    starts = [(y0, x0) for y0 in range(0, h, _TILE) for x0 in range(0, w, _TILE)]
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        list(pool.map(lambda start: tile(*start), starts))
     return out
 
 
