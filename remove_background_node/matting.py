@@ -18,13 +18,13 @@ Here the same equations are solved with work and memory proportional to the band
    touch an unknown pixel, and only the rows of unknown pixels are kept. Known neighbours move to
    the right-hand side: ``L_UU x = -L_UK alpha_K``, exactly the reduced system pymatting solves.
    It is solved by conjugate gradient with a block-Jacobi incomplete Cholesky preconditioner:
-   pymatting's ``ichol`` at a coarser drop threshold (3e-3, a third of its default's fill) on two
+   pymatting's ``ichol`` at a coarser drop threshold (5e-3, under a third of its default's fill) on two
    halves of the band, factored and applied in two threads (pymatting's kernels release the GIL).
    Up to ``FULL_UNKNOWNS`` unknown pixels (about a 1400x1400 picture) this runs at full size to
    rembg's tolerance, so the alpha is rembg's (within 1/255).
 3. Above that, the band is solved at ``1/factor`` of the size (factor 2 up to ``COARSE_UNKNOWNS``
    coarse unknowns, about 4800x4800; area-averaged image, a coarse pixel is sure only when all of
-   its fine pixels are) to a relative residual of 1e-4, and carried back to full size by the
+   its fine pixels are) to a relative residual of 3e-4, and carried back to full size by the
    closed-form model's own local linear colour model ``alpha = a.I + b`` (a guided filter fitted
    on the coarse solution; its coefficients are upsampled and applied to the full-resolution
    colours), in the band only. On the two synthetic scenes of ``benchmarks.synthetic`` with a
@@ -67,11 +67,11 @@ if TYPE_CHECKING:
 UNKNOWN = 128
 EPSILON = 1e-7  # pymatting's cf_laplacian default, which rembg uses
 CG_RTOL = 1e-7  # pymatting's cg default, which rembg uses: the full-size solve is rembg's alpha
-COARSE_RTOL = 1e-4  # enough for the coarse level: tighter changed the 4K error by < 0.3 %
+COARSE_RTOL = 3e-4  # enough for the coarse level: against the truth, 1e-4 was no better (-0.8..+0.2 %) and ~20 % slower
 CG_MAXITER = 10000
 FULL_UNKNOWNS = 150_000  # above this many unknown pixels (~1400x1400 pictures), solve at a reduced size
 COARSE_UNKNOWNS = 600_000  # at most this many unknown pixels at the reduced size (factor 2 up to ~4800x4800)
-ICHOL_THRESHOLD = 3e-3  # drop threshold: pymatting's 1e-4 triples the fill and the factor time
+ICHOL_THRESHOLD = 5e-3  # drop threshold: pymatting's 1e-4 has 3.3x the fill (92 vs 28 a row at 4K); 3e-3 was ~15 % slower, same error
 # diagonal shifts tried in turn; at this threshold the band's factor can break down without one,
 # and every failed try costs a whole factorisation (and a warning printed by pymatting)
 ICHOL_SHIFTS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
@@ -271,60 +271,131 @@ def coarse_guess(rgb: np.ndarray, tri: np.ndarray, unknown: np.ndarray, factor: 
         solved = band_solve(small_rgb, small_tri, small_unknown, count, COARSE_RTOL, progress.part(0.0, 0.9))
         small_alpha[small_unknown] = np.clip(solved, 0.0, 1.0)
     radius = 1 if factor < 4 else 2
-    a, b = linear_model(small_rgb.astype(np.float32) / 255.0, small_alpha, radius, GUIDE_EPSILON)
-    progress(0.95)
-    guess = cv2.resize(b, (width, height), interpolation=cv2.INTER_LINEAR)[unknown].astype(np.float64)
-    for ch in range(3):  # one channel at a time: a full-size float plane, not three
-        coeff = cv2.resize(np.ascontiguousarray(a[..., ch]), (width, height), interpolation=cv2.INTER_LINEAR)
-        guess += coeff[unknown] * (rgb[..., ch][unknown] / 255.0)
-        progress(0.96 + 0.013 * ch)
-    return np.clip(guess, 0.0, 1.0)
+    guess = upsample_linear_model(rgb, unknown, small_rgb, small_alpha, radius, GUIDE_EPSILON)
+    progress(1.0)
+    return np.clip(guess, 0.0, 1.0, out=guess)
 
 
-def linear_model(image: np.ndarray, alpha: np.ndarray, radius: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """HxWx3 float32 image, HxW float32 alpha, window radius, regulariser -> averaged (a HxWx3, b HxW) float32 with
-    alpha ~ a . I + b in every window: the closed-form model's own local linear fit (a guided filter)."""
+def upsample_linear_model(
+    rgb: np.ndarray, unknown: np.ndarray, small_rgb: np.ndarray, small_alpha: np.ndarray, radius: int, eps: float
+) -> np.ndarray:
+    """Full-size uint8 image and unknown map, the reduced uint8 image and float32 alpha, window radius, regulariser
+    -> float64 alpha at the full-size unknown pixels (in their order).
+
+    A guided filter: in every (2r+1)^2 window of the reduced picture, alpha ~ a . colour + b (the
+    closed-form model's own local linear fit); a and b are averaged over the windows, upsampled
+    bilinearly (as cv2.INTER_LINEAR) and applied to the full-size colours. Only the windows the
+    unknown pixels reach are fitted: the band is a small part of the picture, and whole-picture
+    float planes at 4096x4096 cost more memory traffic than the arithmetic.
+    """
     import cv2
 
-    def box(x: np.ndarray) -> np.ndarray:
-        return cv2.boxFilter(x, -1, (2 * radius + 1, 2 * radius + 1), borderType=cv2.BORDER_REFLECT)
-
-    mean_i = box(image)
-    mean_a = box(alpha)
-    cov_ia = box(image * alpha[..., None]) - mean_i * mean_a[..., None]
-    pairs = [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)]
-    second = np.dstack([box(image[..., i] * image[..., j]) for i, j in pairs])
-    a, b = _guided()(mean_i, mean_a, cov_ia, second, eps)
-    return box(a), box(b)
+    kernels = _upsampling()
+    rows = np.flatnonzero(unknown.any(axis=1))
+    if rows.size == 0:
+        return np.zeros(0)
+    cols = np.flatnonzero(unknown.any(axis=0))
+    box = np.array([rows[0], rows[-1] + 1, cols[0], cols[-1] + 1], dtype=np.int64)
+    reached = kernels["reached"](unknown, box, small_alpha.shape[0], small_alpha.shape[1])  # bilinear sources
+    side = 2 * radius + 1
+    fitted = cv2.dilate(reached.view(np.uint8), np.ones((side, side), np.uint8)).view(bool)  # their windows
+    a, b = kernels["fit"](small_rgb, small_alpha, fitted, radius, eps)
+    mean_a, mean_b = kernels["average"](a, b, reached, radius)
+    return kernels["apply"](rgb, unknown, box, int(np.count_nonzero(unknown)), mean_a, mean_b)
 
 
 @functools.cache
-def _guided() -> Callable[..., tuple[np.ndarray, np.ndarray]]:
-    """-> the per-pixel guided-filter solve compiled by numba (one pass, instead of ~60 whole-plane numpy ops)."""
+def _upsampling() -> dict[str, Callable[..., Any]]:
+    """-> the guided upsampling's kernels compiled by numba (cached on disk; numba is imported on first use)."""
     import numba
 
-    return numba.njit(cache=True, nogil=True)(_guided_coefficients)
+    jit = numba.njit(cache=True, nogil=True)
+    return {
+        "reached": jit(_reached_sources),
+        "fit": jit(_fit_windows),
+        "average": jit(_average_windows),
+        "apply": jit(_apply_model),
+    }
 
 
-def _guided_coefficients(mean_i, mean_a, cov_ia, second, eps):  # type: ignore[no-untyped-def]
-    """Window means of colour (HxWx3) and alpha (HxW), colour-alpha covariances (HxWx3), colour second
-    moments (HxWx6: 00 01 02 11 12 22) and epsilon -> (a HxWx3, b HxW) float32 of every window's linear fit.
+def _reached_sources(unknown, box, small_h, small_w):  # type: ignore[no-untyped-def]
+    """Full-size unknown map, its bbox and the reduced size -> bool map of the reduced pixels that bilinear
+    upsampling (cv2.INTER_LINEAR's sampling) reads for some unknown pixel."""
+    height, width = unknown.shape
+    out = np.zeros((small_h, small_w), dtype=np.bool_)
+    sy, sx = small_h / height, small_w / width
+    for y in range(box[0], box[1]):
+        fy = (y + 0.5) * sy - 0.5
+        y0 = min(max(int(np.floor(fy)), 0), small_h - 1)
+        y1 = min(max(int(np.floor(fy)) + 1, 0), small_h - 1)
+        for x in range(box[2], box[3]):
+            if not unknown[y, x]:
+                continue
+            fx = (x + 0.5) * sx - 0.5
+            x0 = min(max(int(np.floor(fx)), 0), small_w - 1)
+            x1 = min(max(int(np.floor(fx)) + 1, 0), small_w - 1)
+            out[y0, x0] = True
+            out[y0, x1] = True
+            out[y1, x0] = True
+            out[y1, x1] = True
+    return out
 
-    The 3x3 solve is by cofactors in float64: the covariances are nearly singular where colour is flat."""
-    height, width = mean_a.shape
-    a = np.empty((height, width, 3), dtype=np.float32)
-    b = np.empty((height, width), dtype=np.float32)
+
+def _fit_windows(rgb, alpha, where, radius, eps):  # type: ignore[no-untyped-def]
+    """uint8 image, float32 alpha, bool map, window radius, epsilon -> (a HxWx3, b HxW) float32: the linear fit
+    alpha ~ a . colour + b of the window centred on each pixel of the map (zero elsewhere).
+
+    Windows reflect at the border (cv2.BORDER_REFLECT). The 3x3 solve is by cofactors in float64:
+    the colour covariance is nearly singular where colour is flat (eps keeps it invertible)."""
+    height, width = alpha.shape
+    a = np.zeros((height, width, 3), dtype=np.float32)
+    b = np.zeros((height, width), dtype=np.float32)
+    count = (2 * radius + 1) ** 2
     for y in range(height):
         for x in range(width):
-            m0 = np.float64(mean_i[y, x, 0])
-            m1 = np.float64(mean_i[y, x, 1])
-            m2 = np.float64(mean_i[y, x, 2])
-            a00 = second[y, x, 0] - m0 * m0 + eps
-            a01 = second[y, x, 1] - m0 * m1
-            a02 = second[y, x, 2] - m0 * m2
-            a11 = second[y, x, 3] - m1 * m1 + eps
-            a12 = second[y, x, 4] - m1 * m2
-            a22 = second[y, x, 5] - m2 * m2 + eps
+            if not where[y, x]:
+                continue
+            m0 = m1 = m2 = ma = 0.0
+            s00 = s01 = s02 = s11 = s12 = s22 = 0.0
+            v0 = v1 = v2 = 0.0
+            for dy in range(-radius, radius + 1):
+                yy = y + dy
+                yy = -yy - 1 if yy < 0 else (2 * height - yy - 1 if yy >= height else yy)
+                yy = min(max(yy, 0), height - 1)
+                for dx in range(-radius, radius + 1):
+                    xx = x + dx
+                    xx = -xx - 1 if xx < 0 else (2 * width - xx - 1 if xx >= width else xx)
+                    xx = min(max(xx, 0), width - 1)
+                    i0 = rgb[yy, xx, 0] / 255.0
+                    i1 = rgb[yy, xx, 1] / 255.0
+                    i2 = rgb[yy, xx, 2] / 255.0
+                    al = np.float64(alpha[yy, xx])
+                    m0 += i0
+                    m1 += i1
+                    m2 += i2
+                    ma += al
+                    s00 += i0 * i0
+                    s01 += i0 * i1
+                    s02 += i0 * i2
+                    s11 += i1 * i1
+                    s12 += i1 * i2
+                    s22 += i2 * i2
+                    v0 += i0 * al
+                    v1 += i1 * al
+                    v2 += i2 * al
+            m0 /= count
+            m1 /= count
+            m2 /= count
+            ma /= count
+            a00 = s00 / count - m0 * m0 + eps
+            a01 = s01 / count - m0 * m1
+            a02 = s02 / count - m0 * m2
+            a11 = s11 / count - m1 * m1 + eps
+            a12 = s12 / count - m1 * m2
+            a22 = s22 / count - m2 * m2 + eps
+            v0 = v0 / count - m0 * ma
+            v1 = v1 / count - m1 * ma
+            v2 = v2 / count - m2 * ma
             c00 = a11 * a22 - a12 * a12
             c01 = a02 * a12 - a01 * a22
             c02 = a01 * a12 - a02 * a11
@@ -332,17 +403,82 @@ def _guided_coefficients(mean_i, mean_a, cov_ia, second, eps):  # type: ignore[n
             c12 = a01 * a02 - a00 * a12
             c22 = a00 * a11 - a01 * a01
             inv_det = 1.0 / (a00 * c00 + a01 * c01 + a02 * c02)
-            v0 = np.float64(cov_ia[y, x, 0])
-            v1 = np.float64(cov_ia[y, x, 1])
-            v2 = np.float64(cov_ia[y, x, 2])
             r0 = (c00 * v0 + c01 * v1 + c02 * v2) * inv_det
             r1 = (c01 * v0 + c11 * v1 + c12 * v2) * inv_det
             r2 = (c02 * v0 + c12 * v1 + c22 * v2) * inv_det
             a[y, x, 0] = r0
             a[y, x, 1] = r1
             a[y, x, 2] = r2
-            b[y, x] = mean_a[y, x] - r0 * m0 - r1 * m1 - r2 * m2
+            b[y, x] = ma - r0 * m0 - r1 * m1 - r2 * m2
     return a, b
+
+
+def _average_windows(a, b, where, radius):  # type: ignore[no-untyped-def]
+    """a HxWx3, b HxW, bool map, window radius -> their means over the window centred on each pixel of the map
+    (reflecting at the border; zero elsewhere): every window that holds a pixel votes for its alpha."""
+    height, width = b.shape
+    mean_a = np.zeros((height, width, 3), dtype=np.float32)
+    mean_b = np.zeros((height, width), dtype=np.float32)
+    count = (2 * radius + 1) ** 2
+    for y in range(height):
+        for x in range(width):
+            if not where[y, x]:
+                continue
+            t0 = t1 = t2 = tb = 0.0
+            for dy in range(-radius, radius + 1):
+                yy = y + dy
+                yy = -yy - 1 if yy < 0 else (2 * height - yy - 1 if yy >= height else yy)
+                yy = min(max(yy, 0), height - 1)
+                for dx in range(-radius, radius + 1):
+                    xx = x + dx
+                    xx = -xx - 1 if xx < 0 else (2 * width - xx - 1 if xx >= width else xx)
+                    xx = min(max(xx, 0), width - 1)
+                    t0 += a[yy, xx, 0]
+                    t1 += a[yy, xx, 1]
+                    t2 += a[yy, xx, 2]
+                    tb += b[yy, xx]
+            mean_a[y, x, 0] = t0 / count
+            mean_a[y, x, 1] = t1 / count
+            mean_a[y, x, 2] = t2 / count
+            mean_b[y, x] = tb / count
+    return mean_a, mean_b
+
+
+def _apply_model(rgb, unknown, box, n, mean_a, mean_b):  # type: ignore[no-untyped-def]
+    """Full-size uint8 image, unknown map, its bbox and count, reduced-size model (a HxWx3, b HxW) -> float64 alpha
+    a . colour + b at each unknown pixel (row-major order), a and b sampled bilinearly as cv2.INTER_LINEAR."""
+    height, width = unknown.shape
+    small_h, small_w = mean_b.shape
+    sy, sx = small_h / height, small_w / width
+    out = np.empty(n, dtype=np.float64)
+    k = 0
+    for y in range(box[0], box[1]):
+        fy = (y + 0.5) * sy - 0.5
+        fy0 = np.floor(fy)
+        ty = fy - fy0
+        y0 = min(max(int(fy0), 0), small_h - 1)
+        y1 = min(max(int(fy0) + 1, 0), small_h - 1)
+        for x in range(box[2], box[3]):
+            if not unknown[y, x]:
+                continue
+            fx = (x + 0.5) * sx - 0.5
+            fx0 = np.floor(fx)
+            tx = fx - fx0
+            x0 = min(max(int(fx0), 0), small_w - 1)
+            x1 = min(max(int(fx0) + 1, 0), small_w - 1)
+            w00 = (1.0 - ty) * (1.0 - tx)
+            w01 = (1.0 - ty) * tx
+            w10 = ty * (1.0 - tx)
+            w11 = ty * tx
+            value = w00 * mean_b[y0, x0] + w01 * mean_b[y0, x1] + w10 * mean_b[y1, x0] + w11 * mean_b[y1, x1]
+            for ch in range(3):
+                coeff = (
+                    w00 * mean_a[y0, x0, ch] + w01 * mean_a[y0, x1, ch] + w10 * mean_a[y1, x0, ch] + w11 * mean_a[y1, x1, ch]
+                )
+                value += coeff * (rgb[y, x, ch] / 255.0)
+            out[k] = value
+            k += 1
+    return out
 
 
 def band_system(rgb: np.ndarray, tri: np.ndarray, unknown: np.ndarray, n: int) -> tuple[Any, np.ndarray]:

@@ -78,6 +78,47 @@ def test_coarse_path_is_as_accurate_as_the_exact_solve(scene_name: str, monkeypa
     assert err(exact) < float(np.abs(mask / 255.0 - truth).mean())  # matting beats the raw mask
 
 
+def whole_picture_guided_upsampling(rgb, unknown, small_rgb, small_alpha, radius, eps):  # type: ignore[no-untyped-def]
+    """The guided upsampling written the plain way (OpenCV box filters and resizes over whole planes), for comparison."""
+    import cv2
+
+    def box(x: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(x, -1, (2 * radius + 1, 2 * radius + 1), borderType=cv2.BORDER_REFLECT)
+
+    image = small_rgb.astype(np.float64) / 255.0
+    alpha = small_alpha.astype(np.float64)
+    mean_i, mean_a = box(image), box(alpha)
+    cov = box(image * alpha[..., None]) - mean_i * mean_a[..., None]
+    sigma = np.empty(alpha.shape + (3, 3))
+    for i in range(3):
+        for j in range(3):
+            sigma[..., i, j] = box(image[..., i] * image[..., j]) - mean_i[..., i] * mean_i[..., j]
+    a = np.linalg.solve(sigma + eps * np.eye(3), cov[..., None])[..., 0]
+    b = mean_a - (a * mean_i).sum(axis=-1)
+    height, width = unknown.shape
+    up = lambda x: cv2.resize(box(x).astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)  # noqa: E731
+    out = up(b)[unknown].astype(np.float64)
+    for ch in range(3):
+        out += up(np.ascontiguousarray(a[..., ch]))[unknown] * rgb[..., ch][unknown] / 255.0
+    return out
+
+
+@pytest.mark.parametrize(("size", "factor", "radius"), [(384, 2, 1), (301, 2, 1), (400, 4, 2)])
+def test_band_only_guided_upsampling_equals_the_whole_picture_filter(size: int, factor: int, radius: int) -> None:
+    import cv2
+
+    rgb, truth = composite(size)
+    tri = matting.trimap(model_like_mask(truth), 240, 10, 10)
+    unknown = tri == matting.UNKNOWN
+    small = (size // factor, size // factor)
+    small_rgb = cv2.resize(rgb, small, interpolation=cv2.INTER_AREA)
+    small_alpha = cv2.resize(truth, small, interpolation=cv2.INTER_AREA)  # any alpha will do
+    ours = matting.upsample_linear_model(rgb, unknown, small_rgb, small_alpha, radius, matting.GUIDE_EPSILON)
+    plain = whole_picture_guided_upsampling(rgb, unknown, small_rgb, small_alpha, radius, matting.GUIDE_EPSILON)
+    assert ours.shape == (int(unknown.sum()),)
+    np.testing.assert_allclose(ours, plain, atol=1e-3)  # float32 planes on the plain side
+
+
 def test_coarse_factor_is_2_for_a_4k_band_and_grows_beyond() -> None:
     assert matting.coarse_factor(matting.FULL_UNKNOWNS) == 1
     assert matting.coarse_factor(1_800_000) == 2  # a 4096x4096 portrait's band
