@@ -40,8 +40,7 @@ PNG_LEVEL = 1  # InvokeAI's default pil_compress_level
 SLOW_SECONDS = 20.0
 MODEL = "u2netp"
 
-# Row variants: name -> pipeline.Options keyword arguments, and rembg.remove keyword arguments.
-# Hook: add ("refine_foreground", {"refine_foreground": True}, {...}) once pipeline.Options has it.
+# Row variants: name -> pipeline.Options keyword arguments, and rembg.remove keyword arguments (None: rembg has no equivalent).
 VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
     "plain": ({}, {}),
     "matting": ({"alpha_matting": True}, {"alpha_matting": True}),
