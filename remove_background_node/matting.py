@@ -29,7 +29,7 @@ Here the same equations are solved with work and memory proportional to the band
    on the coarse solution; its coefficients are upsampled and applied to the full-resolution
    colours), in the band only. On the two synthetic scenes of ``benchmarks.synthetic`` with a
    known alpha, factor 2 is 0.95-1.10x the exact (rembg's) error against the truth from 512x512
-   to 4096x4096 (1.03x and 1.10x at 4096x4096; the old factor 4 was 1.23x), at a tenth of the
+   to 4096x4096 (1.02x and 1.09x at 4096x4096; the old factor 4 was 1.23x), at a tenth of the
    exact solve's time; it loses most where hair is under ~2 px wide (scene "dense").
    Every full-size refinement tried from that start (Jacobi-, IC(0)- and ichol-preconditioned CG
    steps) first made the error *worse* (CG lowers the energy, not the distance to the true
