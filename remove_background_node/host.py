@@ -120,9 +120,9 @@ class Host:
         from concurrent.futures import ThreadPoolExecutor
 
         self.step("Saving")  # the last point to cancel: after it both images are written
-        # Side by side: PNG encoding releases the GIL, and at 4096x4096 each save takes about half
-        # a second. InvokeAI's image service is built for concurrent sessions, so two saves at once
-        # are safe; leaving the ``with`` waits for both, whichever fails.
+        # Side by side: PNG encoding releases the GIL, and at 4096x4096 the two saves took about a
+        # second one after the other. InvokeAI's image service is built for concurrent sessions, so
+        # two saves at once are safe; leaving the ``with`` waits for both, whichever fails.
         with ThreadPoolExecutor(max_workers=1) as pool:
             mask_job = pool.submit(self._context.images.save, image=result.mask, image_category=ImageCategory.MASK)
             image_dto = self._context.images.save(image=result.cutout)
