@@ -178,7 +178,7 @@ def fmt(v: float | None, unit: str = "") -> str:
 def table(rows: list[dict[str, Any]]) -> str:
     """Row figures -> a markdown table with the ratios."""
     head = "| size | variant | cold s | node s | rembg s | older s | floor s | node/floor | rembg/node | older/node | node MB | rembg MB |"
-    lines = [head, "|" + "---|" * head.count("|")[:-1] if False else "|" + "|".join("---" for _ in range(head.count("|") - 1)) + "|"]
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         ratio = lambda a, b: f"{r[a] / r[b]:.2f}x" if r.get(a) and r.get(b) else "-"  # noqa: E731
         lines.append(
