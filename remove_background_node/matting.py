@@ -230,14 +230,16 @@ def _ichol_block(block: Any) -> Callable[[np.ndarray], np.ndarray]:
         # pymatting's default reserves 4 GB of address space per call; the fill here stays under ~40 a row
         max_nnz = 100 * block.shape[0] + 1000
         try:
-            values, rows, indptr = ichol(block.tocsc(), discard_threshold=threshold, shifts=list(ICHOL_SHIFTS), max_nnz=max_nnz).Ltuple
+            # the block is symmetric, so pymatting reads its CSR arrays as CSC (a transposed view, no copy)
+            values, rows, indptr = ichol(block, discard_threshold=threshold, shifts=list(ICHOL_SHIFTS), max_nnz=max_nnz).Ltuple
             break
         except ValueError as error:
             if "max_nnz" not in str(error):
                 raise
             threshold *= 10  # an unusually dense factor: drop more, never run out of memory
     nnz = int(indptr[-1])
-    return CholeskyDecomposition((values[:nnz].copy(), rows[:nnz].copy(), indptr))  # copies free the reserved buffers
+    # views into pymatting's reservation: its pages past nnz were never written, so they hold no memory
+    return CholeskyDecomposition((values[:nnz], rows[:nnz], indptr))
 
 
 def pcg(matrix: Any, rhs: np.ndarray, preconditioner: Callable[[np.ndarray], np.ndarray], rtol: float, progress: Progress) -> np.ndarray:
