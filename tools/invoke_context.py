@@ -21,6 +21,7 @@ from invokeai.app.services.config.config_default import InvokeAIAppConfig
 from invokeai.app.services.download.download_default import DownloadQueueService
 from invokeai.app.services.events.events_base import EventServiceBase
 from invokeai.app.services.image_files.image_files_disk import DiskImageFileStorage
+from invokeai.app.services.image_moves.image_moves_default import ImageMoveService
 from invokeai.app.services.image_records.image_records_common import ImageCategory, ResourceOrigin
 from invokeai.app.services.image_records.image_records_sqlite import SqliteImageRecordStorage
 from invokeai.app.services.images.images_default import ImageService
@@ -41,7 +42,7 @@ from PIL import Image
 
 _SERVICE_NAMES = (
     "board_images board_image_records boards board_records bulk_download configuration events images "
-    "image_files image_records logger model_images model_manager model_relationships "
+    "image_files image_moves image_records logger model_images model_manager model_relationships "
     "model_relationship_records download_queue external_generation performance_statistics "
     "session_queue session_processor invocation_cache names urls workflow_records tensors "
     "conditioning style_preset_records style_preset_image_files system_prompt_records "
@@ -131,6 +132,8 @@ def build(root: Path, **config: Any) -> Harness:
         events=events,
         images=ImageService(),
         image_files=image_files,
+        # as in the server: its lock serialises image saves, which timings in this harness must see
+        image_moves=ImageMoveService(db=db, image_files=image_files, config=cfg, logger=logger),
         image_records=SqliteImageRecordStorage(db=db),
         logger=logger,
         model_manager=model_manager,
