@@ -117,13 +117,9 @@ class Host:
 
     def save(self, result: Result) -> tuple[Any, Any]:
         """Pipeline result -> (cutout DTO, mask DTO); the mask goes into InvokeAI's mask category."""
-        from concurrent.futures import ThreadPoolExecutor
-
         self.step("Saving")  # the last point to cancel: after it both images are written
-        # Side by side: PNG encoding releases the GIL, and at 4096x4096 the two saves took about a
-        # second one after the other. InvokeAI's image service is built for concurrent sessions, so
-        # two saves at once are safe; leaving the ``with`` waits for both, whichever fails.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            mask_job = pool.submit(self._context.images.save, image=result.mask, image_category=ImageCategory.MASK)
-            image_dto = self._context.images.save(image=result.cutout)
-        return image_dto, mask_job.result()
+        # One after the other: InvokeAI holds a process-wide lock (its image-mutation lock) across
+        # each save, PNG encoding included, so saving from two threads would gain nothing.
+        image_dto = self._context.images.save(image=result.cutout)
+        mask_dto = self._context.images.save(image=result.mask, image_category=ImageCategory.MASK)
+        return image_dto, mask_dto
