@@ -178,24 +178,47 @@ def band_solve(rgb: np.ndarray, tri: np.ndarray, unknown: np.ndarray, n: int, rt
     progress(0.1)
     if not rhs.any():  # no sure-subject neighbour: alpha 0, and CG would divide by zero
         return np.zeros(n)
-    # one worker per block: pymatting's ichol and triangular solves release the GIL
+    blocks = Blocks(matrix)
+    del matrix  # the blocks hold all of it; keeping both would double the band's largest arrays
+    # one worker per block: pymatting's ichol, its triangular solves and scipy's products release the GIL
     with ThreadPoolExecutor(max_workers=ICHOL_BLOCKS) as pool:
-        preconditioner = block_ichol(matrix, pool, progress.part(0.1, 0.5))
-        return pcg(matrix, rhs, preconditioner, rtol, progress.part(0.5, 1.0))
+        preconditioner = block_ichol(blocks, pool, progress.part(0.1, 0.5))
+        return pcg(lambda x: blocks.dot(x, pool), rhs, preconditioner, rtol, progress.part(0.5, 1.0))
 
 
-def block_ichol(matrix: Any, pool: ThreadPoolExecutor, progress: Progress) -> Callable[[np.ndarray], np.ndarray]:
-    """Sparse SPD matrix (CSR), thread pool, progress -> preconditioner: pymatting's ichol of ICHOL_BLOCKS diagonal blocks.
+class Blocks:
+    """A sparse matrix cut into ICHOL_BLOCKS row ranges, each split into its diagonal block and the rest."""
+
+    def __init__(self, matrix: Any):
+        n = matrix.shape[0]
+        count = ICHOL_BLOCKS if n >= BLOCK_MIN_UNKNOWNS else 1
+        bounds = [int(b) for b in np.linspace(0, n, count + 1)]
+        self.spans = list(zip(bounds[:-1], bounds[1:]))
+        self.diagonal = [matrix[b0:b1, b0:b1] for b0, b1 in self.spans] if count > 1 else [matrix]
+        # the coupling across a cut: only the few rows next to it have any
+        self.left = [matrix[b0:b1, :b0] for b0, b1 in self.spans]
+        self.right = [matrix[b0:b1, b1:] for b0, b1 in self.spans]
+
+    def dot(self, x: np.ndarray, pool: ThreadPoolExecutor) -> np.ndarray:
+        """Vector and thread pool -> the matrix times the vector, one block row per worker."""
+        y = np.empty_like(x)
+
+        def row(k: int) -> None:
+            b0, b1 = self.spans[k]
+            y[b0:b1] = self.diagonal[k] @ x[b0:b1] + self.left[k] @ x[:b0] + self.right[k] @ x[b1:]
+
+        list(pool.map(row, range(len(self.spans))))
+        return y
+
+
+def block_ichol(blocks: Blocks, pool: ThreadPoolExecutor, progress: Progress) -> Callable[[np.ndarray], np.ndarray]:
+    """Blocks of a sparse SPD matrix, thread pool, progress -> preconditioner: pymatting's ichol of each diagonal block.
 
     Dropping the coupling between the blocks costs a few CG iterations; in return the blocks are
     factored and applied in parallel, and each factor has less fill."""
     from concurrent.futures import FIRST_COMPLETED, wait
 
-    n = matrix.shape[0]
-    count = ICHOL_BLOCKS if n >= BLOCK_MIN_UNKNOWNS else 1
-    bounds = [int(b) for b in np.linspace(0, n, count + 1)]
-    spans = list(zip(bounds[:-1], bounds[1:]))
-    futures = [pool.submit(_ichol_block, matrix[b0:b1, b0:b1]) for b0, b1 in spans]
+    futures = [pool.submit(_ichol_block, block) for block in blocks.diagonal]
     pending = set(futures)
     try:
         while pending:  # the checkpoint runs here, in the caller's thread, between waits
@@ -206,6 +229,7 @@ def block_ichol(matrix: Any, pool: ThreadPoolExecutor, progress: Progress) -> Ca
             future.cancel()
         raise  # the caller's ``with`` joins a block still being factored (a fraction of a second)
     factors = [future.result() for future in futures]
+    spans = blocks.spans
 
     def apply(r: np.ndarray) -> np.ndarray:
         z = np.empty_like(r)
@@ -243,7 +267,8 @@ def _ichol_block(block: Any) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def pcg(matrix: Any, rhs: np.ndarray, preconditioner: Callable[[np.ndarray], np.ndarray], rtol: float, progress: Progress) -> np.ndarray:
-    """SPD matrix, right-hand side, preconditioner, relative tolerance, progress -> solution by pymatting's CG.
+    """SPD matrix (or a function multiplying by it), right-hand side, preconditioner, relative tolerance, progress
+    -> solution by pymatting's CG.
 
     Progress is the fraction of the way, in log-residual, from 1 to the tolerance."""
     from pymatting import cg

@@ -78,6 +78,23 @@ def test_coarse_path_is_as_accurate_as_the_exact_solve(scene_name: str, monkeypa
     assert err(exact) < float(np.abs(mask / 255.0 - truth).mean())  # matting beats the raw mask
 
 
+@pytest.mark.parametrize("blocks", [1, 2, 3])
+def test_blocks_multiply_as_the_whole_matrix(monkeypatch: pytest.MonkeyPatch, blocks: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    rgb, truth = composite(512)
+    tri = matting.trimap(model_like_mask(truth), 240, 10, 10)
+    unknown = tri == matting.UNKNOWN
+    matrix, _ = matting.band_system(rgb, tri, unknown, int(unknown.sum()))
+    monkeypatch.setattr(matting, "ICHOL_BLOCKS", blocks)
+    monkeypatch.setattr(matting, "BLOCK_MIN_UNKNOWNS", 1)
+    split = matting.Blocks(matrix)
+    assert len(split.spans) == blocks
+    x = np.random.default_rng(0).normal(size=matrix.shape[0])
+    with ThreadPoolExecutor(max_workers=blocks) as pool:
+        np.testing.assert_allclose(split.dot(x, pool), matrix @ x, rtol=1e-12, atol=1e-12)
+
+
 def whole_picture_guided_upsampling(rgb, unknown, small_rgb, small_alpha, radius, eps):  # type: ignore[no-untyped-def]
     """The guided upsampling written the plain way (OpenCV box filters and resizes over whole planes), for comparison."""
     import cv2
