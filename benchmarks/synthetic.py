@@ -59,6 +59,6 @@ def composite(size: int, seed: int = 0, strands: int = 180) -> tuple[np.ndarray,
 
 def model_like_mask(alpha: np.ndarray, model_size: int = 320) -> np.ndarray:
     """True alpha -> uint8 mask that looks like a model's: the truth seen at model_size, then upscaled."""
-    a8 = Image.fromarray((alpha * 255 + 0.5).astype(np.uint8), mode="L")
+    a8 = Image.fromarray((alpha * 255 + 0.5).astype(np.uint8))  # mode L
     small = a8.resize((model_size, model_size), Image.Resampling.BOX)
     return np.asarray(small.resize(a8.size, Image.Resampling.BILINEAR))

@@ -52,7 +52,7 @@ def cutout(rgb: np.ndarray, mask: np.ndarray) -> Image.Image:
 
     rgba = cv2.cvtColor(cv2.copyTo(np.ascontiguousarray(rgb), mask), cv2.COLOR_RGB2RGBA)
     rgba[..., 3] = mask
-    return Image.fromarray(rgba, mode="RGBA")
+    return Image.fromarray(rgba)  # uint8 HxWx4: mode RGBA
 
 
 def bounding_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -247,4 +247,4 @@ def composite(rgb: np.ndarray, mask: np.ndarray, color: tuple[int, int, int, int
     rgba = np.empty(rgb.shape[:2] + (4,), dtype=np.uint8)
     rgba[..., :3] = np.clip(out_rgb + 0.5, 0, 255).astype(np.uint8)
     rgba[..., 3] = np.clip(out_a[..., 0] * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return Image.fromarray(rgba, mode="RGBA")
+    return Image.fromarray(rgba)  # uint8 HxWx4: mode RGBA

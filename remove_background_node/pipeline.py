@@ -110,6 +110,6 @@ def remove_background(
     step("Composing the cutout")
     return Result(
         cutout=masks.composite(rgb, mask, options.background_color),
-        mask=Image.fromarray(mask, mode="L"),
+        mask=Image.fromarray(mask),  # uint8 HxW: mode L
         bbox=masks.bounding_box(mask),
     )

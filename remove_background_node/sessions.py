@@ -90,7 +90,7 @@ def upscale_mask(mask: Image.Image, size: tuple[int, int]) -> Image.Image:
     if mask.mode != "L":
         mask = mask.convert("L")
     big = cv2.resize(np.asarray(mask), size, interpolation=cv2.INTER_LINEAR)
-    return Image.fromarray(big, mode="L")
+    return Image.fromarray(big)  # uint8 HxW: mode L
 
 
 class SessionManager:

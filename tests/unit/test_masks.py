@@ -234,7 +234,7 @@ def test_refine_foreground_on_a_hard_mask_changes_nothing():
 
 def fixed_model(mask: np.ndarray):
     """A stand-in model whose prediction is ``mask``, to follow each step of the pipeline exactly."""
-    return lambda image: [Image.fromarray(mask, mode="L")]
+    return lambda image: [Image.fromarray(mask)]
 
 
 def test_pipeline_applies_threshold_grow_feather_invert_in_that_order():
