@@ -318,17 +318,46 @@ def upsample_linear_model(
     import cv2
 
     kernels = _upsampling()
-    rows = np.flatnonzero(unknown.any(axis=1))
-    if rows.size == 0:
+    box = _bbox(unknown)
+    if box is None:
         return np.zeros(0)
-    cols = np.flatnonzero(unknown.any(axis=0))
-    box = np.array([rows[0], rows[-1] + 1, cols[0], cols[-1] + 1], dtype=np.int64)
-    reached = kernels["reached"](unknown, box, small_alpha.shape[0], small_alpha.shape[1])  # bilinear sources
+    (height, width), (small_h, small_w) = unknown.shape, small_alpha.shape
+    rows, cols = _bilinear_sources(height, small_h), _bilinear_sources(width, small_w)
+    reached = kernels["reached"](unknown, box, rows, cols, small_h, small_w)
     side = 2 * radius + 1
     fitted = cv2.dilate(reached.view(np.uint8), np.ones((side, side), np.uint8)).view(bool)  # their windows
-    a, b = kernels["fit"](small_rgb, small_alpha, fitted, radius, eps)
-    mean_a, mean_b = kernels["average"](a, b, reached, radius)
-    return kernels["apply"](rgb, unknown, box, int(np.count_nonzero(unknown)), mean_a, mean_b)
+    window_rows, window_cols = _reflected_windows(small_h, radius), _reflected_windows(small_w, radius)
+    a, b = kernels["fit"](small_rgb, small_alpha, fitted, window_rows, window_cols, eps)
+    mean_a, mean_b = kernels["average"](a, b, reached, window_rows, window_cols)
+    return kernels["apply"](rgb, unknown, box, rows, cols, int(np.count_nonzero(unknown)), mean_a, mean_b)
+
+
+def _bbox(where: np.ndarray) -> np.ndarray | None:
+    """HxW bool map -> int64 [first row, last row + 1, first column, last column + 1] of its True pixels, or None."""
+    rows = np.flatnonzero(where.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(where.any(axis=0))
+    return np.array([rows[0], rows[-1] + 1, cols[0], cols[-1] + 1], dtype=np.int64)
+
+
+def _bilinear_sources(size: int, small: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Full and reduced length of one axis -> for each full-size position, the two reduced positions bilinear
+    upsampling reads and the weight of the second (cv2.INTER_LINEAR's sampling, clamped at the ends)."""
+    f = (np.arange(size) + 0.5) * (small / size) - 0.5
+    first = np.floor(f)
+    i0 = np.clip(first, 0, small - 1).astype(np.int64)
+    i1 = np.clip(first + 1, 0, small - 1).astype(np.int64)
+    return i0, i1, f - first
+
+
+def _reflected_windows(size: int, radius: int) -> np.ndarray:
+    """Axis length and window radius -> size x (2r+1) int64 positions of each window, reflected at the
+    ends as cv2.BORDER_REFLECT does (and clamped, for axes shorter than the radius)."""
+    at = np.arange(size)[:, None] + np.arange(-radius, radius + 1)[None, :]
+    at = np.where(at < 0, -at - 1, at)
+    at = np.where(at >= size, 2 * size - at - 1, at)
+    return np.clip(at, 0, size - 1).astype(np.int64)
 
 
 @functools.cache
@@ -345,22 +374,16 @@ def _upsampling() -> dict[str, Callable[..., Any]]:
     }
 
 
-def _reached_sources(unknown, box, small_h, small_w):  # type: ignore[no-untyped-def]
-    """Full-size unknown map, its bbox and the reduced size -> bool map of the reduced pixels that bilinear
-    upsampling (cv2.INTER_LINEAR's sampling) reads for some unknown pixel."""
-    height, width = unknown.shape
+def _reached_sources(unknown, box, rows, cols, small_h, small_w):  # type: ignore[no-untyped-def]
+    """Full-size unknown map, its bbox, the bilinear sources of its rows and columns (``_bilinear_sources``) and
+    the reduced size -> bool map of the reduced pixels that bilinear upsampling reads for some unknown pixel."""
     out = np.zeros((small_h, small_w), dtype=np.bool_)
-    sy, sx = small_h / height, small_w / width
     for y in range(box[0], box[1]):
-        fy = (y + 0.5) * sy - 0.5
-        y0 = min(max(int(np.floor(fy)), 0), small_h - 1)
-        y1 = min(max(int(np.floor(fy)) + 1, 0), small_h - 1)
+        y0, y1 = rows[0][y], rows[1][y]
         for x in range(box[2], box[3]):
             if not unknown[y, x]:
                 continue
-            fx = (x + 0.5) * sx - 0.5
-            x0 = min(max(int(np.floor(fx)), 0), small_w - 1)
-            x1 = min(max(int(np.floor(fx)) + 1, 0), small_w - 1)
+            x0, x1 = cols[0][x], cols[1][x]
             out[y0, x0] = True
             out[y0, x1] = True
             out[y1, x0] = True
@@ -368,16 +391,17 @@ def _reached_sources(unknown, box, small_h, small_w):  # type: ignore[no-untyped
     return out
 
 
-def _fit_windows(rgb, alpha, where, radius, eps):  # type: ignore[no-untyped-def]
-    """uint8 image, float32 alpha, bool map, window radius, epsilon -> (a HxWx3, b HxW) float32: the linear fit
-    alpha ~ a . colour + b of the window centred on each pixel of the map (zero elsewhere).
+def _fit_windows(rgb, alpha, where, window_rows, window_cols, eps):  # type: ignore[no-untyped-def]
+    """uint8 image, float32 alpha, bool map, each row's and column's window positions (``_reflected_windows``),
+    epsilon -> (a HxWx3, b HxW) float32: the linear fit alpha ~ a . colour + b of the window centred on each
+    pixel of the map (zero elsewhere).
 
-    Windows reflect at the border (cv2.BORDER_REFLECT). The 3x3 solve is by cofactors in float64:
-    the colour covariance is nearly singular where colour is flat (eps keeps it invertible)."""
+    The 3x3 solve is by cofactors in float64: the colour covariance is nearly singular where colour
+    is flat (eps keeps it invertible)."""
     height, width = alpha.shape
     a = np.zeros((height, width, 3), dtype=np.float32)
     b = np.zeros((height, width), dtype=np.float32)
-    count = (2 * radius + 1) ** 2
+    count = window_rows.shape[1] * window_cols.shape[1]
     for y in range(height):
         for x in range(width):
             if not where[y, x]:
@@ -385,14 +409,8 @@ def _fit_windows(rgb, alpha, where, radius, eps):  # type: ignore[no-untyped-def
             m0 = m1 = m2 = ma = 0.0
             s00 = s01 = s02 = s11 = s12 = s22 = 0.0
             v0 = v1 = v2 = 0.0
-            for dy in range(-radius, radius + 1):
-                yy = y + dy
-                yy = -yy - 1 if yy < 0 else (2 * height - yy - 1 if yy >= height else yy)
-                yy = min(max(yy, 0), height - 1)
-                for dx in range(-radius, radius + 1):
-                    xx = x + dx
-                    xx = -xx - 1 if xx < 0 else (2 * width - xx - 1 if xx >= width else xx)
-                    xx = min(max(xx, 0), width - 1)
+            for yy in window_rows[y]:
+                for xx in window_cols[x]:
                     i0 = rgb[yy, xx, 0] / 255.0
                     i1 = rgb[yy, xx, 1] / 255.0
                     i2 = rgb[yy, xx, 2] / 255.0
@@ -440,26 +458,20 @@ def _fit_windows(rgb, alpha, where, radius, eps):  # type: ignore[no-untyped-def
     return a, b
 
 
-def _average_windows(a, b, where, radius):  # type: ignore[no-untyped-def]
-    """a HxWx3, b HxW, bool map, window radius -> their means over the window centred on each pixel of the map
-    (reflecting at the border; zero elsewhere): every window that holds a pixel votes for its alpha."""
+def _average_windows(a, b, where, window_rows, window_cols):  # type: ignore[no-untyped-def]
+    """a HxWx3, b HxW, bool map, each row's and column's window positions -> their means over the window centred
+    on each pixel of the map (zero elsewhere): every window that holds a pixel votes for its alpha."""
     height, width = b.shape
     mean_a = np.zeros((height, width, 3), dtype=np.float32)
     mean_b = np.zeros((height, width), dtype=np.float32)
-    count = (2 * radius + 1) ** 2
+    count = window_rows.shape[1] * window_cols.shape[1]
     for y in range(height):
         for x in range(width):
             if not where[y, x]:
                 continue
             t0 = t1 = t2 = tb = 0.0
-            for dy in range(-radius, radius + 1):
-                yy = y + dy
-                yy = -yy - 1 if yy < 0 else (2 * height - yy - 1 if yy >= height else yy)
-                yy = min(max(yy, 0), height - 1)
-                for dx in range(-radius, radius + 1):
-                    xx = x + dx
-                    xx = -xx - 1 if xx < 0 else (2 * width - xx - 1 if xx >= width else xx)
-                    xx = min(max(xx, 0), width - 1)
+            for yy in window_rows[y]:
+                for xx in window_cols[x]:
                     t0 += a[yy, xx, 0]
                     t1 += a[yy, xx, 1]
                     t2 += a[yy, xx, 2]
@@ -471,28 +483,18 @@ def _average_windows(a, b, where, radius):  # type: ignore[no-untyped-def]
     return mean_a, mean_b
 
 
-def _apply_model(rgb, unknown, box, n, mean_a, mean_b):  # type: ignore[no-untyped-def]
-    """Full-size uint8 image, unknown map, its bbox and count, reduced-size model (a HxWx3, b HxW) -> float64 alpha
-    a . colour + b at each unknown pixel (row-major order), a and b sampled bilinearly as cv2.INTER_LINEAR."""
-    height, width = unknown.shape
-    small_h, small_w = mean_b.shape
-    sy, sx = small_h / height, small_w / width
+def _apply_model(rgb, unknown, box, rows, cols, n, mean_a, mean_b):  # type: ignore[no-untyped-def]
+    """Full-size uint8 image, unknown map, its bbox, the bilinear sources of its rows and columns, the count of
+    unknowns and the reduced-size model (a HxWx3, b HxW) -> float64 alpha a . colour + b at each unknown pixel
+    (row-major order), a and b sampled bilinearly."""
     out = np.empty(n, dtype=np.float64)
     k = 0
     for y in range(box[0], box[1]):
-        fy = (y + 0.5) * sy - 0.5
-        fy0 = np.floor(fy)
-        ty = fy - fy0
-        y0 = min(max(int(fy0), 0), small_h - 1)
-        y1 = min(max(int(fy0) + 1, 0), small_h - 1)
+        y0, y1, ty = rows[0][y], rows[1][y], rows[2][y]
         for x in range(box[2], box[3]):
             if not unknown[y, x]:
                 continue
-            fx = (x + 0.5) * sx - 0.5
-            fx0 = np.floor(fx)
-            tx = fx - fx0
-            x0 = min(max(int(fx0), 0), small_w - 1)
-            x1 = min(max(int(fx0) + 1, 0), small_w - 1)
+            x0, x1, tx = cols[0][x], cols[1][x], cols[2][x]
             w00 = (1.0 - ty) * (1.0 - tx)
             w01 = (1.0 - ty) * tx
             w10 = ty * (1.0 - tx)
@@ -516,9 +518,7 @@ def band_system(rgb: np.ndarray, tri: np.ndarray, unknown: np.ndarray, n: int) -
     index[unknown] = np.arange(n, dtype=np.int32)
     if n == 0:
         return scipy.sparse.csr_matrix((0, 0)), np.zeros(0)
-    rows = np.flatnonzero(unknown.any(axis=1))
-    cols = np.flatnonzero(unknown.any(axis=0))
-    box = np.array([rows[0], rows[-1] + 1, cols[0], cols[-1] + 1], dtype=np.int64)
+    box = _bbox(unknown)
     indptr, indices, values, rhs = _kernel()(rgb, tri, index, box, n, EPSILON)
     matrix = scipy.sparse.csr_matrix((values, indices, indptr), shape=(n, n))
     return matrix, rhs
