@@ -1,6 +1,7 @@
-# make demo   remove a background inside a real headless InvokeAI (offline, u2netp)
-# make test   the whole test suite (unit, real InvocationContext, headless invokeai-web)
-# make bench  the performance suite
+# make demo         remove a background inside a real headless InvokeAI (offline, the default model u2net)
+# make test         the whole test suite (unit, real InvocationContext, headless invokeai-web)
+# make test-compat  the end-to-end node tests against the oldest supported InvokeAI
+# make bench        the performance suite
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -10,10 +11,10 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml tools/install_deps.py
+$(STAMP): pyproject.toml tools/install_deps.py tests/harness/weights.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) tools/install_deps.py --host --test
-	$(PY) -m tools.u2netp_weights
+	$(PY) -m tests.harness.weights
 	touch $(STAMP)
 
 test: setup

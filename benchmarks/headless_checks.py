@@ -62,10 +62,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from benchmarks.suite import FIXTURE, machine
+from benchmarks.suite import machine
 from remove_background_node import catalog, model_store
-from tools.headless import Server
-from tools.u2netp_weights import fetch
+from tests.harness import fixtures
+from tests.harness.server import Server
+from tests.harness.weights import fetch
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL = "u2netp"
@@ -187,7 +188,7 @@ class Inference:
 
 
 def floor_check(model_file: Path, repeat: int) -> dict[str, Any]:
-    picture = Image.open(FIXTURE).convert("RGB").resize((FLOOR_SIZE, FLOOR_SIZE), Image.Resampling.BICUBIC)
+    picture = Image.open(fixtures.ANIME).convert("RGB").resize((FLOOR_SIZE, FLOOR_SIZE), Image.Resampling.BICUBIC)
     with tempfile.TemporaryDirectory(prefix="rb-floor-") as tmp:
         server = start_server(Path(tmp) / "root", model_file)
         try:
@@ -232,7 +233,7 @@ def alpha_errors(alpha_u8: np.ndarray, truth: np.ndarray) -> tuple[float, float]
 
 
 def matting_ours(model_file: Path, size: int, repeat: int) -> dict[str, Any]:
-    from benchmarks.synthetic import composite
+    from tests.harness.scenes import composite
 
     rgb, truth = composite(size)
     with tempfile.TemporaryDirectory(prefix="rb-matting-") as tmp:
@@ -256,8 +257,8 @@ def matting_ours(model_file: Path, size: int, repeat: int) -> dict[str, Any]:
 
 def rembg_worker(size: int) -> dict[str, Any]:
     """In a fresh process: rembg.remove with alpha matting on the composite -> seconds, peak MB, errors."""
-    from benchmarks.memory import peak_extra_mb
-    from benchmarks.synthetic import composite
+    from tests.harness.memory import peak_extra_mb
+    from tests.harness.scenes import composite
 
     with tempfile.TemporaryDirectory(prefix="rb-rembg-") as home:
         shutil.copy(fetch(), Path(home) / f"{MODEL}.onnx")  # rembg's own home, md5 checked by rembg
@@ -298,9 +299,9 @@ def profile(model_file: Path, top: int = 30) -> None:
     from invokeai.invocation_api import ImageField
 
     from remove_background_node.invocation import RemoveBackgroundInvocation
-    from tools import invoke_context
+    from tests.harness import context as invoke_context
 
-    picture = Image.open(FIXTURE).convert("RGB").resize((FLOOR_SIZE, FLOOR_SIZE), Image.Resampling.BICUBIC)
+    picture = Image.open(fixtures.ANIME).convert("RGB").resize((FLOOR_SIZE, FLOOR_SIZE), Image.Resampling.BICUBIC)
     with tempfile.TemporaryDirectory(prefix="rb-prof-") as tmp:
         root = Path(tmp)
         model_store.copy_into(root / "models" / model_store.FOLDER, model_file, catalog.get(MODEL))

@@ -3,7 +3,7 @@
     python -m benchmarks.matting_check [--size 4096] [--erode 10] [--scene default|dense|all]
 
 Each method runs in its own subprocess (so one's memory cannot hide the other's) on the same
-synthetic composite (benchmarks.synthetic: a hairy, soft-edged disc over a texture; scene
+synthetic composite (tests.harness.scenes: a hairy, soft-edged disc over a texture; scene
 "dense" has other textures and hair twice as dense and thin), with a model-like mask (the truth
 seen at 320x320, upscaled). Prints time, peak extra memory, the alpha error (mean absolute
 difference from the true alpha, 0..1) and the foreground colour error (mean absolute difference
@@ -29,8 +29,8 @@ def run_method(method: str, size: int, erode: int, scene: str) -> dict[str, floa
     """Method name ('ours' or 'rembg'), side, erode size, scene -> time, memory and errors, measured in this process."""
     from PIL import Image
 
-    from benchmarks.memory import peak_extra_mb
-    from benchmarks.synthetic import SCENES, composite, model_like_mask, true_foreground
+    from tests.harness.memory import peak_extra_mb
+    from tests.harness.scenes import SCENES, composite, model_like_mask, true_foreground
 
     rgb, truth = composite(size, **SCENES[scene])
     mask = model_like_mask(truth)
@@ -111,13 +111,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--erode", type=int, default=10)
-    parser.add_argument("--scene", default="default", help="a scene of benchmarks.synthetic.SCENES, or 'all'")
+    parser.add_argument("--scene", default="default", help="a scene of tests.harness.scenes.SCENES, or 'all'")
     parser.add_argument("--worker", choices=("ours", "rembg"))
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(run_method(args.worker, args.size, args.erode, args.scene)))
         return
-    from benchmarks.synthetic import SCENES
+    from tests.harness.scenes import SCENES
 
     scenes = list(SCENES) if args.scene == "all" else [args.scene]
     for scene in scenes:

@@ -34,8 +34,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.harness import fixtures
+
 REPO = Path(__file__).resolve().parent.parent
-FIXTURE = REPO.parent / "shared" / "peer" / "rembg" / "anime-girl-1.jpg"
 PNG_LEVEL = 1  # InvokeAI's default pil_compress_level
 SLOW_SECONDS = 20.0
 MODEL = "u2netp"
@@ -84,11 +85,11 @@ def worker(size: int, variant: str, repeat: int, tmp: Path) -> dict[str, Any]:
 
     from remove_background_node import catalog, pipeline
     from remove_background_node.sessions import create_rembg_session, predictor
-    from tools.u2netp_weights import fetch
+    from tests.harness.weights import fetch
 
     model_file = fetch()
     src = tmp / "input.png"
-    Image.open(FIXTURE).convert("RGB").resize((size, size), Image.Resampling.BICUBIC).save(src, "PNG", compress_level=PNG_LEVEL)
+    Image.open(fixtures.ANIME).convert("RGB").resize((size, size), Image.Resampling.BICUBIC).save(src, "PNG", compress_level=PNG_LEVEL)
     node_kw, rembg_kw = VARIANTS[variant]
     options = pipeline.Options(**node_kw)
 
@@ -137,7 +138,7 @@ def worker(size: int, variant: str, repeat: int, tmp: Path) -> dict[str, Any]:
     out["floor"] = median_time(floor, repeat)
     out["inference"] = median_time(lambda: inner.run(None, feed), repeat)
 
-    from benchmarks.memory import peak_extra_mb
+    from tests.harness.memory import peak_extra_mb
 
     _, out["mem_mb"] = peak_extra_mb(node)
     if rembg_kw is not None and out.get("rembg", 0) < SLOW_SECONDS * 3:
@@ -213,7 +214,7 @@ def main(argv: list[str] | None = None) -> None:
             rows.append(run_row(size, variant, repeat))
             print(f"# done {size}² {variant}", file=sys.stderr, flush=True)
     print(table(rows))
-    from benchmarks.memory import METHOD
+    from tests.harness.memory import METHOD
 
     print(f"# memory: {METHOD}")
 

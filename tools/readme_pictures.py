@@ -1,4 +1,4 @@
-"""Make the README's option pictures: one small before/after picture per option, from .readme/sample.jpg with u2netp.
+"""Make the README's option pictures: one small before/after picture per option, from rembg's anime-girl-1 fixture with u2netp.
 
 Each picture is the node's own pipeline (the code the node runs) with defaults on the left and
 one option changed on the right. Cutouts are shown over a grey checkerboard so transparency
@@ -16,11 +16,10 @@ from PIL import Image, ImageDraw
 
 from remove_background_node import catalog, pipeline
 from remove_background_node.sessions import create_rembg_session, predictor
-from tools import u2netp_weights
+from tests.harness import fixtures, weights
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / ".readme"
-SAMPLE = OUT / "sample.jpg"
 LABEL_H = 16
 
 
@@ -83,9 +82,9 @@ def main() -> int:
     parser.add_argument("--width", type=int, default=200, help="width of each half, in pixels")
     args = parser.parse_args()
 
-    session = create_rembg_session(catalog.get("u2netp"), u2netp_weights.fetch(), ["CPUExecutionProvider"])
+    session = create_rembg_session(catalog.get("u2netp"), weights.fetch("u2netp"), ["CPUExecutionProvider"])
     predict = predictor(session)
-    photo = Image.open(SAMPLE).convert("RGB")
+    photo = Image.open(fixtures.ANIME).convert("RGB")
 
     def run(image: Image.Image = photo, **options) -> pipeline.Result:
         return pipeline.remove_background(image, predict, pipeline.Options(**options))

@@ -17,9 +17,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from remove_background_node import catalog, model_store
-from tools import u2netp_weights
-from tools.headless import REPO, Server
+from tests.harness import weights
+from tests.harness.server import REPO, Server
 
 NPM_DIR = REPO / ".cache" / "screenshot"
 WORKFLOW = REPO / "remove_background_node" / "workflows" / "crop_to_subject.json"
@@ -98,7 +97,7 @@ def main() -> int:
     workflow = json.loads(WORKFLOW.read_text())
     with tempfile.TemporaryDirectory() as tmp:
         root, profile = Path(tmp) / "root", Path(tmp) / "profile"
-        model_store.copy_into(root / "models" / model_store.FOLDER, u2netp_weights.fetch(), catalog.get("u2netp"))
+        weights.place(root, "u2netp")
         with Server(root) as server:
             r = server.http.post(server.url + "/api/v1/workflows/", json={"workflow": workflow}, timeout=60)
             r.raise_for_status()

@@ -15,12 +15,13 @@ import pytest
 from PIL import Image
 
 from remove_background_node import catalog, invocation, model_store, sessions
-from tools import invoke_context
-from tools.headless import Server
-from tools.mirror import Mirror
+from tests.harness import context as invoke_context
+from tests.harness.server import Server
+from tests.harness.mirror import Mirror
 
 U2NETP = catalog.get("u2netp")
 IMAGE = Image.new("RGB", (64, 48), (200, 30, 30))
+STALL_SECONDS = 15
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +36,12 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def server_env(root: Path, mirror: Mirror, allow_private: bool) -> dict[str, str]:
-    """The server's environment: the mirror, an empty rembg home, a short stall timeout."""
+    """The server's environment: the mirror, an empty rembg home, a stall timeout short enough to wait for
+    and long enough that a loaded machine never stalls a good loopback download that long."""
     env = {
         model_store.MIRROR_ENV: mirror.url,
         "U2NET_HOME": str(root / "empty-rembg-home"),  # a ~/.u2net on the machine must not help
-        model_store.TIMEOUT_ENV: "3",
+        model_store.TIMEOUT_ENV: str(STALL_SECONDS),
     }
     if allow_private:
         env["INVOKEAI_ALLOW_PRIVATE_DOWNLOAD_URLS"] = "true"
@@ -116,7 +118,7 @@ def test_server_too_slow_to_answer_fails_after_the_stall_timeout(dl_server: Serv
     item = run(dl_server, spec.name)
     assert item["status"] == "failed"
     message = item["error_message"]
-    assert "sent nothing for 3 s" in message and model_store.TIMEOUT_ENV in message, message
+    assert f"sent nothing for {STALL_SECONDS} s" in message and model_store.TIMEOUT_ENV in message, message
     for part in ("isnet-anime", mirror.url + spec.release_file, str(root / "models" / "rembg" / spec.local_file), spec.checksum):
         assert part in message, message
     # the server still works: the stuck request holds one download worker, not the queue

@@ -6,15 +6,15 @@ import subprocess
 
 from PIL import Image
 
-from tests.conftest import REPO, place_u2netp
-from tools.headless import Server
+from tests.harness import weights
+from tests.harness.server import REPO, Server
 
 
-def test_node_manager_install_from_git_registers_the_node_and_its_workflows(tmp_path, u2netp_file):
+def test_node_manager_install_from_git_registers_the_node_and_its_workflows(tmp_path):
     source = tmp_path / "remote" / "remove-background-node.git"
     subprocess.run(["git", "clone", "--quiet", "--bare", str(REPO), str(source)], check=True)
     root = tmp_path / "root"
-    place_u2netp(root, u2netp_file)
+    weights.place(root, "u2netp")
     with Server(root, with_pack=False) as server:
         r = server.http.post(server.url + "/api/v2/custom_nodes/install", json={"source": str(source)}, timeout=300)
         r.raise_for_status()

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from tests.reference import check_matches_rembg
+from remove_background_node import catalog
+from tests.harness import fixtures
+from tests.harness.reference import check_matches_rembg
 
 OLD_NODE_FIELDS = {
     "alpha_matting": True,
@@ -26,24 +29,29 @@ def test_node_pack_is_registered(server):
     assert set(schema["RemoveBackgroundOutput"]["properties"]) >= {"image", "mask", "width", "height"}
 
 
-def test_reproduces_rembgs_expected_result_through_the_server(server, peer):
-    source = Image.open(peer / "anime-girl-1.jpg")
-    name = server.upload(peer / "anime-girl-1.jpg")
-    item = server.run({"rb": {"type": "remove_background", "image": {"image_name": name}, "model": "u2netp"}})
+@pytest.mark.parametrize("model", [None, "u2netp"], ids=["defaults-u2net", "u2netp"])
+def test_reproduces_rembgs_expected_result_through_the_server(server, model):
+    """The node as a user leaves it (no model chosen: u2net), and with u2netp, against rembg's expected files."""
+    source = Image.open(fixtures.ANIME)
+    name = server.upload(fixtures.ANIME)
+    node = {"type": "remove_background", "image": {"image_name": name}}
+    if model:
+        node["model"] = model
+    item = server.run({"rb": node})
     assert item["status"] == "completed", item.get("error_traceback")
     out = server.output(item, "rb")
 
     cutout, mask = server.image(out["image"]["image_name"]), server.image(out["mask"]["image_name"])
-    check_matches_rembg(cutout, mask, source, Image.open(peer / "anime-girl-1.u2netp.png"))
+    check_matches_rembg(cutout, mask, source, Image.open(fixtures.expected(model or catalog.DEFAULT_MODEL)))
     assert (out["width"], out["height"]) == source.size
     assert server.dto(out["mask"]["image_name"])["image_category"] == "mask"
     assert server.dto(out["image"]["image_name"])["image_category"] == "general"
 
 
-def test_old_node_field_set_runs_and_chains_into_core_paste(server, peer):
+def test_old_node_field_set_runs_and_chains_into_core_paste(server, rembg_fixtures):
     """A node saved by the older community node (same type, its exact fields, matting and
     post-processing on) runs unchanged; its cutout pasted over blank green stays green where alpha is 0."""
-    name = server.upload(peer / "anime-girl-1.jpg")
+    name = server.upload(rembg_fixtures / "anime-girl-1.jpg")
     green = {"r": 0, "g": 255, "b": 0, "a": 255}
     item = server.run(
         {

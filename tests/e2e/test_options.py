@@ -12,10 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from remove_background_node import invocation
-from tests.unit.test_workflows import invocation_nodes, to_graph
+from tests.harness.workflows import WORKFLOWS, edges_of, invocation_nodes, to_graph
 
-WORKFLOWS = Path(invocation.__file__).parent / "workflows"
 MAGENTA = np.array([255, 0, 255], dtype=np.float32)
 
 
@@ -42,8 +40,8 @@ class Runs:
 
 
 @pytest.fixture(scope="module")
-def runs(server, peer) -> Runs:
-    return Runs(server, peer / "anime-girl-1.jpg")
+def runs(server, rembg_fixtures) -> Runs:
+    return Runs(server, rembg_fixtures / "anime-girl-1.jpg")
 
 
 def disc(radius: int) -> np.ndarray:
@@ -240,7 +238,7 @@ def test_example_workflows_run(runs, name):
             node["image"] = {"image_name": runs.name}
         if node["type"] == "remove_background":
             node["model"] = "u2netp"
-    edges = [(e["source"]["node_id"], e["source"]["field"], e["destination"]["node_id"], e["destination"]["field"]) for e in graph["edges"]]
+    edges = edges_of(graph)
     nodes = {nid: {k: v for k, v in n.items() if k != "id"} for nid, n in graph["nodes"].items()}
     item = runs.server.run(nodes, edges)
     assert item["status"] == "completed", item.get("error_traceback")

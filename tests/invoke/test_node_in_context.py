@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
+import pytest
 from PIL import Image
 
 from invokeai.invocation_api import ImageCategory, ImageField
-from remove_background_node import RemoveBackgroundInvocation
+from remove_background_node import RemoveBackgroundInvocation, catalog
 from remove_background_node.sessions import MANAGER
-from tests.reference import check_matches_rembg
+from tests.harness import fixtures
+from tests.harness.reference import check_matches_rembg
 
 
-def test_reproduces_rembgs_expected_u2netp_result(harness, peer):
-    source = Image.open(peer / "anime-girl-1.jpg")
+@pytest.mark.parametrize("model", [None, "u2netp"], ids=["defaults-u2net", "u2netp"])
+def test_reproduces_rembgs_expected_result(harness, model):
+    """With no model chosen the node runs its default, u2net; both match rembg's own expected files."""
+    source = Image.open(fixtures.ANIME)
     name = harness.upload(source)
-    out = harness.run(RemoveBackgroundInvocation(id="rb", image=ImageField(image_name=name), model="u2netp"))
+    fields = {"model": model} if model else {}
+    out = harness.run(RemoveBackgroundInvocation(id="rb", image=ImageField(image_name=name), **fields))
 
     cutout, mask = harness.pil(out.image.image_name), harness.pil(out.mask.image_name)
-    check_matches_rembg(cutout, mask, source, Image.open(peer / "anime-girl-1.u2netp.png"))
+    check_matches_rembg(cutout, mask, source, Image.open(fixtures.expected(model or catalog.DEFAULT_MODEL)))
     assert (out.width, out.height) == source.size
     assert harness.dto(out.mask.image_name).image_category == ImageCategory.MASK
     assert harness.dto(out.image.image_name).image_category == ImageCategory.GENERAL
 
 
-def test_progress_is_reported_and_the_session_is_reused(harness, peer):
-    name = harness.upload(Image.open(peer / "car-1.jpg"))
+def test_progress_is_reported_and_the_session_is_reused(harness, rembg_fixtures):
+    name = harness.upload(Image.open(rembg_fixtures / "car-1.jpg"))
     harness.events.events.clear()
     harness.run(RemoveBackgroundInvocation(id="rb1", image=ImageField(image_name=name), model="u2netp"))
     harness.run(RemoveBackgroundInvocation(id="rb2", image=ImageField(image_name=name), model="u2netp"))
@@ -34,11 +39,10 @@ def test_progress_is_reported_and_the_session_is_reused(harness, peer):
     assert "u2netp" in MANAGER.loaded()
 
 
-def test_cancel_before_work_saves_nothing(harness, peer):
-    import pytest
+def test_cancel_before_work_saves_nothing(harness, rembg_fixtures):
     from invokeai.app.services.session_processor.session_processor_common import CanceledException
 
-    name = harness.upload(Image.open(peer / "car-1.jpg"))
+    name = harness.upload(Image.open(rembg_fixtures / "car-1.jpg"))
     before = len(list((harness.root / "outputs" / "images").glob("*.png")))
     harness.canceled = lambda: True
     try:

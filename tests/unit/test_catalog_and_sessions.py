@@ -12,7 +12,7 @@ from PIL import Image
 from remove_background_node import catalog, pipeline
 from remove_background_node.invocation import RemoveBackgroundInvocation
 from remove_background_node.sessions import SessionManager, create_rembg_session, predictor
-from tools import tiny_onnx
+from tests.harness import tiny_onnx
 
 REQUIRED = (
     "u2net u2netp u2net_human_seg u2net_cloth_seg silueta isnet-general-use isnet-anime birefnet-general "

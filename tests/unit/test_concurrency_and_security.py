@@ -11,16 +11,16 @@ from PIL import Image
 
 from remove_background_node import catalog, model_store, pipeline
 from remove_background_node.sessions import SessionManager, create_rembg_session, predictor
-from tools import tiny_onnx
+from tests.harness import tiny_onnx
 
 PACK = Path(__file__).resolve().parents[2] / "remove_background_node"
 
 
-def test_threads_with_two_models_match_sequential_results(u2netp_file, peer, tmp_path):
+def test_threads_with_two_models_match_sequential_results(u2netp_file, rembg_fixtures, tmp_path):
     files = {"u2netp": u2netp_file, "silueta": tiny_onnx.write(catalog.get("silueta"), tmp_path)}
     created: list[str] = []
     manager = SessionManager(lambda s, p, pr: created.append(s.name) or create_rembg_session(s, p, pr), max_loaded=2)
-    images = [Image.open(peer / n).convert("RGB") for n in ("anime-girl-1.jpg", "car-1.jpg", "cloth-1.jpg")]
+    images = [Image.open(rembg_fixtures / n).convert("RGB") for n in ("anime-girl-1.jpg", "car-1.jpg", "cloth-1.jpg")]
 
     def run(model: str, image: Image.Image) -> np.ndarray:
         session = manager.get(catalog.get(model), lambda: files[model], ["CPUExecutionProvider"])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import binary_erosion
 
-from benchmarks.synthetic import SCENES, composite, model_like_mask
+from tests.harness.scenes import SCENES, composite, model_like_mask
 from remove_background_node import matting
 
 

@@ -14,7 +14,7 @@ import pytest
 from remove_background_node import catalog, model_store
 from remove_background_node.catalog import ModelSpec
 from remove_background_node.model_store import Downloader, ModelFileError
-from tools.mirror import Mirror
+from tests.harness.mirror import Mirror
 
 TOY_BYTES = b"toy onnx model " * 5000  # 75 kB: big enough to be sent in several pieces
 

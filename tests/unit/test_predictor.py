@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmarks.memory import peak_extra_mb
+from tests.harness.memory import peak_extra_mb
 from remove_background_node import catalog, pipeline
 from remove_background_node.sessions import create_rembg_session, model_input_side, predictor, shrink_factor
 
@@ -22,8 +22,8 @@ def session(u2netp_file: Path):
 
 
 @pytest.fixture(scope="module")
-def anime(peer: Path) -> Image.Image:
-    return Image.open(peer / "anime-girl-1.jpg").convert("RGB")
+def anime(rembg_fixtures: Path) -> Image.Image:
+    return Image.open(rembg_fixtures / "anime-girl-1.jpg").convert("RGB")
 
 
 def mean_abs_diff(a: Image.Image | np.ndarray, b: Image.Image | np.ndarray) -> float:
@@ -43,8 +43,8 @@ def test_shrinks_only_images_well_above_the_model_input() -> None:
     assert shrink_factor((8192, 8192), 320) == 12
 
 
-def test_reproduces_rembgs_expected_u2netp_mask(session, anime: Image.Image, peer: Path) -> None:
-    expected = Image.open(peer / "anime-girl-1.u2netp.png").getchannel("A")
+def test_reproduces_rembgs_expected_u2netp_mask(session, anime: Image.Image, rembg_fixtures: Path) -> None:
+    expected = Image.open(rembg_fixtures / "anime-girl-1.u2netp.png").getchannel("A")
     (mask,) = predictor(session)(anime)
     assert mask.size == anime.size and mask.mode == "L"
     assert mean_abs_diff(mask, expected) <= 1.0

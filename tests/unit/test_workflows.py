@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import copy
 import importlib
-import json
 import pkgutil
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from remove_background_node import invocation
+from tests.harness.workflows import WORKFLOWS, invocation_nodes, load, to_graph
 
-WORKFLOWS = Path(invocation.__file__).parent / "workflows"
 FILES = sorted(WORKFLOWS.glob("*.json"))
 NOT_INPUTS = {"id", "type", "is_intermediate", "use_cache"}
 # Fields a person picks when opening the workflow; they must be exposed in the form.
@@ -37,42 +33,6 @@ def registry():
         if module.name != "load_custom_nodes":
             importlib.import_module(f"invokeai.app.invocations.{module.name}")
     return InvocationRegistry
-
-
-def load(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def invocation_nodes(workflow: dict[str, Any]) -> list[dict[str, Any]]:
-    return [n for n in workflow["nodes"] if n["type"] == "invocation"]
-
-
-def to_graph(workflow: dict[str, Any]) -> dict[str, Any]:
-    """A workflow -> the graph the editor would enqueue: connected inputs dropped, values kept."""
-    connected = {(e["target"], e["targetHandle"]) for e in workflow["edges"]}
-    nodes = {}
-    for node in invocation_nodes(workflow):
-        data = node["data"]
-        fields = {
-            name: field["value"]
-            for name, field in data["inputs"].items()
-            if "value" in field and field["value"] is not None and (data["id"], name) not in connected
-        }
-        nodes[data["id"]] = {
-            "id": data["id"],
-            "type": data["type"],
-            "is_intermediate": data["isIntermediate"],
-            "use_cache": data["useCache"],
-            **fields,
-        }
-    edges = [
-        {
-            "source": {"node_id": e["source"], "field": e["sourceHandle"]},
-            "destination": {"node_id": e["target"], "field": e["targetHandle"]},
-        }
-        for e in workflow["edges"]
-    ]
-    return {"id": "example", "nodes": nodes, "edges": edges}
 
 
 def test_there_are_the_three_examples():

@@ -8,15 +8,17 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import requests
 from PIL import Image
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PACK = REPO / "remove_background_node"
 QUEUE = "/api/v1/queue/default"
 DONE = {"completed", "failed", "canceled"}
@@ -47,6 +49,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = root / "server.log"
         self._env = dict(os.environ, INVOKEAI_HOST="127.0.0.1", INVOKEAI_PORT=str(self.port))
+        self._env.pop("PYTEST_VERSION", None)  # the server is not under pytest: see the repository's __init__.py
         if memory_db:
             self._env["INVOKEAI_USE_MEMORY_DB"] = "true"
         self._env.update(env or {})
@@ -97,7 +100,7 @@ class Server:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    # REST calls (see ../shared/research/invokeai.md section 7.4)
+    # REST calls, as InvokeAI's web UI and API clients make them
 
     def upload(self, image: Image.Image | Path, name: str = "input.png") -> str:
         """A PIL image or image file -> the image_name InvokeAI stored it under."""
@@ -136,6 +139,10 @@ class Server:
         if r.status_code != 200:
             raise RuntimeError(f"enqueue refused with HTTP {r.status_code}: {r.text[:2000]}")
         return self.wait(r.json()["item_ids"][0], timeout)
+
+    def events(self) -> "Events":
+        """-> a live recording of the queue's socket.io events (use as a context manager)."""
+        return Events(self.url)
 
     def wait(self, item_id: int, timeout: float = 600) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -177,3 +184,62 @@ class Server:
         r = self.http.get(f"{self.url}/api/v1/images/i/{image_name}", timeout=30)
         r.raise_for_status()
         return r.json()
+
+
+class Events:
+    """The default queue's socket.io events (invocation_progress, queue_item_status_changed, ...), as they arrive.
+
+    Tests wait on these instead of on the clock: "the node reported alpha matting" is an event.
+    """
+
+    def __init__(self, url: str):
+        import socketio  # python-socketio ships with InvokeAI; websocket-client (a test extra) carries it
+
+        self._events: list[tuple[str, dict[str, Any]]] = []
+        self._changed = threading.Condition()
+        self._client = socketio.Client(reconnection=False, http_session=_no_proxy_session())
+        self._client.on("*", self._record)
+        self._client.connect(url, socketio_path="/ws/socket.io", transports=["websocket"], wait_timeout=30)
+        # call() waits for the server's acknowledgement, so the subscription is in place on return
+        self._client.call("subscribe_queue", {"queue_id": "default"}, timeout=30)
+
+    def _record(self, name: str, data: Any) -> None:
+        with self._changed:
+            self._events.append((name, data if isinstance(data, dict) else {"data": data}))
+            self._changed.notify_all()
+
+    def wait_for(self, predicate: Callable[[str, dict[str, Any]], bool], timeout: float = 600) -> dict[str, Any]:
+        """A test on (event name, payload) -> the first payload that passes it, waiting for it to arrive."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        with self._changed:
+            while True:
+                for name, data in self._events[seen:]:
+                    if predicate(name, data):
+                        return data
+                seen = len(self._events)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no matching event in {timeout} s; the last ones: {self._events[-5:]}")
+                self._changed.wait(left)
+
+    def progress(self, item_id: int) -> list[tuple[str, float | None]]:
+        """A queue item -> the (message, percentage) of every invocation_progress event it sent so far."""
+        with self._changed:
+            return [(d["message"], d.get("percentage")) for n, d in self._events
+                    if n == "invocation_progress" and d.get("item_id") == item_id]
+
+    def close(self) -> None:
+        self._client.disconnect()
+
+    def __enter__(self) -> "Events":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _no_proxy_session() -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False  # loopback only, never through a proxy
+    return session

@@ -1,0 +1,14 @@
+"""Where the committed test fixtures are: rembg's pictures and its expected results (MIT, see their README)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REMBG = Path(__file__).resolve().parents[1] / "fixtures" / "rembg"
+ANIME = REMBG / "anime-girl-1.jpg"
+PHOTOS = tuple(REMBG / name for name in ("anime-girl-1.jpg", "car-1.jpg", "cloth-1.jpg"))
+
+
+def expected(model: str) -> Path:
+    """u2netp or u2net -> rembg's expected cutout of anime-girl-1 with that model (rembg's tests/results)."""
+    return REMBG / f"anime-girl-1.{model}.png"
