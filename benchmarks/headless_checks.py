@@ -298,7 +298,7 @@ def profile(model_file: Path, top: int = 30) -> None:
 
     from invokeai.invocation_api import ImageField
 
-    from remove_background_node.invocation import RemoveBackgroundInvocation
+    from remove_background_node import RemoveBackgroundInvocation
     from tests.harness import context as invoke_context
 
     picture = Image.open(fixtures.ANIME).convert("RGB").resize((FLOOR_SIZE, FLOOR_SIZE), Image.Resampling.BICUBIC)

@@ -84,7 +84,8 @@ def worker(size: int, variant: str, repeat: int, tmp: Path) -> dict[str, Any]:
     from PIL import Image
 
     from remove_background_node import catalog, pipeline
-    from remove_background_node.sessions import create_rembg_session, predictor
+    from remove_background_node.inference import predictor
+    from remove_background_node.sessions import create_rembg_session
     from tests.harness.weights import fetch
 
     model_file = fetch()

@@ -1,9 +1,9 @@
 """Remove Background: an InvokeAI node pack that cuts subjects out of images with rembg's models.
 
-InvokeAI imports this package at start-up; importing it only registers the node. rembg,
-onnxruntime, pymatting and numba are imported the first time the node runs.
+InvokeAI imports this package at start-up; importing it only registers the nodes. rembg,
+pymatting and numba are imported the first time a node runs.
 """
 
-from .invocation import RemoveBackgroundInvocation, RemoveBackgroundOutput
+from .invocations import RemoveBackgroundInvocation, RemoveBackgroundOutput
 
 __all__ = ["RemoveBackgroundInvocation", "RemoveBackgroundOutput"]

@@ -1,12 +1,15 @@
-"""The adapter between InvokeAI and the pipeline: the only module below invocation.py that imports InvokeAI.
+"""The adapter between InvokeAI and the pipeline: the only module below the invocations that imports InvokeAI.
 
-It loads the input as PIL, resolves and loads the model (progress, download queue, providers),
-reports progress and honours cancellation between steps, and saves the cutout and the mask.
+It loads inputs as PIL, resolves the model file and loads its session into InvokeAI's model cache,
+reports progress and honours cancellation between steps, logs through InvokeAI's logger, and
+saves the outputs. Private InvokeAI names are used in one place only: ``_download_internals``.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,7 @@ from invokeai.app.services.session_processor.session_processor_common import Can
 from invokeai.invocation_api import ImageCategory, ImageField, InvocationContext
 from PIL import Image
 
-from . import catalog, model_store, providers
+from . import catalog, inference, model_store, providers
 from .pipeline import Result
 from .sessions import MANAGER
 
@@ -22,20 +25,60 @@ _warned: set[str] = set()
 _warned_lock = threading.Lock()
 
 
+def _download_internals(context: InvocationContext) -> tuple[Callable[[str], Path], Callable[[str], int]]:
+    """An invocation context -> (URL -> the folder InvokeAI's download cache writes it into,
+    URL -> the size the download queue got from the server, 0 if unknown).
+
+    The public API downloads (``download_and_cache_model``) but tells neither where the partial
+    file grows nor how big it will be; both come from InvokeAI's internals, so they live here
+    alone, and tests/unit/test_invokeai_internals.py fails when InvokeAI changes them.
+    """
+    from invokeai.app.services.model_install.model_install_default import ModelInstallService
+
+    def folder(url: str) -> Path:
+        return ModelInstallService._download_cache_path(url, context.config.get())  # noqa: SLF001
+
+    def total(url: str) -> int:
+        try:
+            jobs = context._services.download_queue.list_jobs()  # noqa: SLF001
+        except AttributeError:  # only the size shown while downloading depends on it
+            return 0
+        return max((j.total_bytes for j in jobs if str(j.source) == url and j.total_bytes > 0), default=0)
+
+    return folder, total
+
+
 class Host:
     """Everything one invocation needs from InvokeAI, behind plain Python types."""
 
-    def __init__(self, context: InvocationContext):
+    def __init__(self, context: InvocationContext, node: str = "Remove Background"):
         self._context = context
+        self._node = node
+        self._shown: tuple[str, int] | None = None
 
-    def step(self, message: str, percentage: float | None = None) -> None:
-        """Stop here if the user cancelled; otherwise show ``message`` on the node."""
+    def step(self, message: str, fraction: float | None = None) -> None:
+        """Stop here if the user cancelled; otherwise show ``message`` (and the fraction done) on the node."""
         if self._context.util.is_canceled():
-            raise CanceledException("Remove Background was cancelled")
-        self._context.util.signal_progress(message, percentage)
+            raise CanceledException(f"{self._node} was cancelled")
+        shown = (message, -1 if fraction is None else int(fraction * 100))
+        if shown != self._shown:  # a solve checks in far more often than a person can read
+            self._shown = shown
+            self._context.util.signal_progress(message, fraction)
 
-    def load_image(self, image: ImageField) -> Image.Image:
-        """The node's image input -> the stored PIL image, in its own mode."""
+    def log(self, message: str) -> None:
+        """A line in InvokeAI's log, at info level."""
+        self._context.logger.info(message)
+
+    def warn_once(self, message: str) -> None:
+        """A warning in InvokeAI's log, once per process."""
+        with _warned_lock:
+            if message in _warned:
+                return
+            _warned.add(message)
+        self._context.logger.warning(message)
+
+    def load_image(self, image: ImageField, what: str = "image") -> Image.Image:
+        """An image input and the input's name -> the stored PIL image, in its own mode."""
         from invokeai.app.services.image_files.image_files_common import ImageFileNotFoundException
         from invokeai.app.services.image_records.image_records_common import ImageRecordNotFoundException
 
@@ -43,74 +86,52 @@ class Host:
             return self._context.images.get_pil(image.image_name)
         except (ImageRecordNotFoundException, ImageFileNotFoundException) as error:
             raise ValueError(
-                f"The input image {image.image_name} is not in InvokeAI's gallery (it may have been "
-                "deleted). Connect an existing image to the Remove Background node's image input."
+                f"The {what} {image.image_name} is not in InvokeAI's gallery (it may have been deleted). "
+                f"Connect an existing image to the {self._node} node's {what} input."
             ) from error
 
     def models_dir(self) -> Path:
         """Where users place model files by hand: ``<InvokeAI models>/rembg``."""
         return Path(self._context.config.get().models_path) / model_store.FOLDER
 
-    def _warn_once(self, message: str) -> None:
-        with _warned_lock:
-            if message in _warned:
-                return
-            _warned.add(message)
-        self._context.logger.warning(message)
-
-    def providers(self, device: providers.Device) -> list[str]:
-        """The node's device choice -> onnxruntime providers, matching InvokeAI's own device."""
-        import onnxruntime as ort  # imported on first use: InvokeAI may not have loaded it yet
+    def providers(self, device: providers.Device) -> list[providers.Provider]:
+        """The node's device choice -> onnxruntime providers, on the GPU this worker runs on."""
         from invokeai.backend.util.devices import TorchDevice
 
-        chosen, warning = providers.choose(
-            ort.get_available_providers(), TorchDevice.choose_torch_device().type, device
-        )
+        chosen, warning = providers.choose(providers.available(), str(TorchDevice.choose_torch_device()), device)
         if warning:
-            self._warn_once(warning)
+            self.warn_once(warning)
         return chosen
 
-    def session(self, model: str, device: providers.Device = "auto") -> Any:
-        """Model name -> its loaded rembg session, fetching and verifying the file on first use."""
+    @contextmanager
+    def session(self, model: str, device: providers.Device = "auto") -> Iterator[Any]:
+        """Model name and device -> its rembg session, held in InvokeAI's model cache while the block runs."""
         spec = catalog.get(model)
+        folder, total = _download_internals(self._context)
 
         def locate() -> Path:
             return model_store.ensure_model(
                 spec,
                 self.models_dir(),
-                self._downloader(),
-                on_progress=lambda url, done: self._download_progress(spec, url, done),
+                model_store.Downloader(fetch=self._context.models.download_and_cache_model, folder=folder),
+                on_progress=lambda url, done: self._download_progress(spec, url, done, total(url)),
             )
 
-        return MANAGER.get(
-            spec, locate, self.providers(device), on_load=lambda: self.step(f"Loading model {spec.name}")
-        )
+        with MANAGER.session(spec, self.providers(device), locate, self._context.models.load_local_model) as session:
+            yield session
 
-    def _downloader(self) -> model_store.Downloader:
-        """InvokeAI's download queue (via the public download_and_cache_model) and its cache folder per URL."""
-        from invokeai.app.services.model_install.model_install_default import ModelInstallService
+    def predictor(self, model: str, device: providers.Device = "auto", cloth_category: str = "all") -> inference.Predict:
+        """Model, device and cloth category -> a predict function that holds the model only while it predicts."""
+        options = inference.predict_options(model, cloth_category)
 
-        config = self._context.config.get()
-        return model_store.Downloader(
-            fetch=self._context.models.download_and_cache_model,
-            # the same folder download_and_cache_model writes into, watched for progress and partial files
-            folder=lambda url: ModelInstallService._download_cache_path(url, config),
-        )
+        def predict(image: Image.Image) -> Sequence[Image.Image]:
+            with self.session(model, device) as session:
+                return inference.predictor(session, **options)(image)
 
-    def _download_total(self, url: str) -> int:
-        """URL -> the size its download-queue job got from the server, or 0 if unknown."""
-        # The public API only signals "Downloading model <url>" without a size; the queue's job has
-        # the server's Content-Length, reachable only through the services, so read it defensively.
-        queue = getattr(getattr(self._context, "_services", None), "download_queue", None)
-        try:
-            jobs = queue.list_jobs() if queue is not None else []
-        except Exception:
-            return 0
-        return max((j.total_bytes for j in jobs if str(j.source) == url and j.total_bytes > 0), default=0)
+        return predict
 
-    def _download_progress(self, spec: catalog.ModelSpec, url: str, done: int) -> None:
+    def _download_progress(self, spec: catalog.ModelSpec, url: str, done: int, total: int) -> None:
         """Show the model, its size and how much of it arrived; stop here if the user cancelled."""
-        total = self._download_total(url)
         size = f"{total / 1e6:.1f} MB" if total else f"about {spec.size_mb} MB"
         fraction = min(done / (total or spec.size_mb * 1e6), 0.99)  # the estimate must never claim 100 %
         self.step(f"Downloading model {spec.name} ({size}) from {url}", fraction)

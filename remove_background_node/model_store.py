@@ -25,10 +25,10 @@ MIRROR_ENV = "REMOVE_BACKGROUND_MODEL_URL"
 TIMEOUT_ENV = "REMOVE_BACKGROUND_DOWNLOAD_TIMEOUT"
 DEFAULT_TIMEOUT = 60.0  # seconds without a single new byte before a download is given up
 FOLDER = "rembg"
-PARTIAL_SUFFIX = ".downloading"  # InvokeAI's download queue writes <file>.downloading, then renames it
+PARTIAL_SUFFIX = ".downloading"  # InvokeAI's download queue writes <file>.downloading, then renames it; so do we
 POLL = 0.5
 
-Progress = Callable[[str, int], None]  # (URL, bytes received so far)
+DownloadProgress = Callable[[str, int], None]  # (URL, bytes received so far)
 
 
 @dataclass(frozen=True)
@@ -233,7 +233,7 @@ class _Downloads:
 DOWNLOADS = _Downloads()
 
 
-def _wait(future: Future[Path], folder: Path, url: str, timeout: float, on_progress: Progress | None) -> Path | None:
+def _wait(future: Future[Path], folder: Path, url: str, timeout: float, on_progress: DownloadProgress | None) -> Path | None:
     """Wait for a download, reporting bytes as they arrive -> its file, or None once it stalled for ``timeout`` s."""
     last, since = -1, time.monotonic()
     while True:
@@ -255,7 +255,7 @@ def ensure_model(
     models_dir: Path,
     downloader: Downloader,
     env: Mapping[str, str] = os.environ,
-    on_progress: Progress | None = None,
+    on_progress: DownloadProgress | None = None,
 ) -> Path:
     """Spec, InvokeAI's rembg models folder and a downloader -> a verified model file path.
 
@@ -286,7 +286,7 @@ def copy_into(models_dir: Path, source: Path, spec: ModelSpec) -> Path:
         raise ModelFileError(f"{source} does not match the {spec.name} checksum {spec.checksum}.")
     models_dir.mkdir(parents=True, exist_ok=True)
     target = models_dir / spec.local_file
-    partial = target.with_name(target.name + ".partial")
+    partial = target.with_name(target.name + PARTIAL_SUFFIX)
     shutil.copyfile(source, partial)
     os.replace(partial, target)
     return target

@@ -1,36 +1,38 @@
 """PIL image in -> (cutout, mask, bounding box) out. Knows nothing of InvokeAI.
 
-Order of operations, each step skipped at its default:
-
-1. model mask: the model's prediction (several masks, e.g. u2net_cloth_seg's "all", are united);
-2. post-processing (``post_process_mask``), then alpha matting (``alpha_matting``);
-3. threshold (``mask_threshold``): a hard 0/255 mask at that level;
-4. grow (``mask_grow``): dilate (+) or erode (-) by a disc of that radius;
-5. feather (``mask_feather``): blur the edge over about that many pixels each side;
-6. invert (``invert``): keep the background instead of the subject;
-7. the input's own alpha: the mask is never more opaque than the input was;
-8. composite: ``refine_foreground`` re-estimates the colour of semi-transparent pixels from this
-   final alpha, then the subject goes over ``background_color`` (a = 0: a plain cutout).
-
-The returned mask is the final alpha of step 7 (white = kept), and the bounding box is taken
-around its non-zero pixels, so both describe what the cutout shows whatever the background.
-The caller hands in the model's ``predict`` and a ``step`` callback that reports progress (and
-may raise to cancel) before each step.
+The order of operations is ``STEPS`` below, and only there: the README's list is generated from
+it (tools/readme_sync.py) and the node's fields point to it. Each step is skipped at its default.
+The caller hands in the model's ``predict`` and a ``step`` callback that reports progress (and may
+raise to cancel) before each step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
-from . import masks, matting
+from . import compose, foreground, masks, matting
 from .image_modes import split_rgb_alpha
+from .inference import Predict
 
-Predict = Callable[[Image.Image], Sequence[Image.Image]]
 Step = Callable[..., None]  # (message, fraction done in 0..1 or None); may raise to cancel
+
+# (the options a step reads, what it does), in the order the pipeline applies them
+STEPS: tuple[tuple[str, str], ...] = (
+    ("model", "the model's mask (several masks, such as the cloth model's \"all\", are united)"),
+    ("post_process_mask", "smooths the mask and makes it hard"),
+    ("alpha_matting", "re-solves the soft edge between the two thresholds"),
+    ("mask_threshold", "makes the mask hard at that level"),
+    ("mask_grow", "grows (+) or shrinks (-) the subject by that many pixels"),
+    ("mask_feather", "fades the edge over that many pixels"),
+    ("invert", "keeps the background instead of the subject"),
+    ("the input's own alpha", "the result is never more opaque than the input was"),
+    ("refine_foreground", "re-estimates the colour of soft pixels from this final alpha (alpha matting does too)"),
+    ("background_color", "puts the result over the colour (alpha 0: a plain cutout)"),
+)
 
 FOREGROUND_THRESHOLD = 240
 BACKGROUND_THRESHOLD = 10
@@ -56,7 +58,7 @@ class Options:
 class Result:
     cutout: Image.Image  # RGBA, straight alpha (RGB zeroed where alpha is 0), over background_color if its a > 0
     mask: Image.Image  # L, 255 = kept (the subject, or the background when inverted)
-    bbox: tuple[int, int, int, int] | None  # around alpha > 0, max exclusive
+    bbox: tuple[int, int, int, int] | None  # around the visible pixels (masks.bounding_box), max exclusive
 
 
 def _no_step(message: str, fraction: float | None = None) -> None:
@@ -70,14 +72,14 @@ def remove_background(
     rgb_image, own_alpha = split_rgb_alpha(image)
 
     step("Finding the subject")
-    predicted = [masks.to_array(m) for m in predict(rgb_image)]
-    mask = masks.sanitize(masks.union(predicted))
+    mask = masks.sanitize(masks.union([masks.to_array(m) for m in predict(rgb_image)]))
 
     if options.post_process_mask:
         step("Post-processing the mask")
         mask = masks.post_process(mask)
 
-    original_rgb = rgb = np.asarray(rgb_image)
+    rgb = np.asarray(rgb_image)
+    matted = False
     if options.alpha_matting:
         step("Alpha matting")
         tri = matting.trimap(
@@ -87,7 +89,8 @@ def remove_background(
             options.alpha_matting_erode_size,
         )
         if matting.has_both_regions(tri):
-            mask, rgb = matting.solve(rgb, tri, checkpoint=lambda done: step("Alpha matting", done))
+            mask = matting.solve(rgb, tri, checkpoint=lambda done: step("Alpha matting", done))
+            matted = True
 
     if options.mask_threshold or options.mask_grow or options.mask_feather or options.invert:
         step("Adjusting the mask")
@@ -96,20 +99,19 @@ def remove_background(
         mask = masks.feather(mask, options.mask_feather)
         if options.invert:
             mask = masks.invert(mask)
-            rgb = original_rgb  # matting's colours are the subject's, extrapolated into the background
 
     # After invert: transparent input pixels have no colour to show, whichever side is kept.
     mask = masks.limit_to_alpha(mask, own_alpha)
 
-    if options.refine_foreground:
+    # Matting's soft edge mixes in the old background's colour, so it gets the subject's own colour
+    # too; not when inverted (the kept side is then the background, whose colours are its own).
+    if options.refine_foreground or (matted and not options.invert):
         step("Refining edge colours")
-        # From the original pixels, not matting's estimate: blur fusion needs the observed
-        # composite, and the alpha may have changed since matting (grow, feather, invert).
-        rgb = masks.refine_foreground(original_rgb, mask)
+        rgb = foreground.estimate(rgb, mask, lambda done: step("Refining edge colours", done))
 
     step("Composing the cutout")
     return Result(
-        cutout=masks.composite(rgb, mask, options.background_color),
+        cutout=compose.composite(rgb, mask, options.background_color),
         mask=Image.fromarray(mask),  # uint8 HxW: mode L
         bbox=masks.bounding_box(mask),
     )

@@ -1,11 +1,12 @@
-"""Which onnxruntime execution providers a session gets, from what is available and what InvokeAI uses."""
+"""Which onnxruntime execution providers a session gets, from what is available and the device InvokeAI runs on."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal, Union
 
 Device = Literal["auto", "cpu"]
+Provider = Union[str, tuple[str, dict[str, Any]]]  # a name, or (name, provider options) as onnxruntime takes them
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -17,13 +18,25 @@ GPU_HINT = (
 )
 
 
-def choose(available: Sequence[str], torch_device: str, device: Device = "auto") -> tuple[list[str], str | None]:
-    """Available ORT providers, InvokeAI's torch device type ('cuda', 'cpu', 'mps') and the node's
-    device choice -> (providers in priority order, a warning to log once or None)."""
+def available() -> list[str]:
+    """-> the execution providers this onnxruntime build offers."""
+    import onnxruntime as ort
+
+    return ort.get_available_providers()
+
+
+def choose(available: Sequence[str], torch_device: str, device: Device = "auto") -> tuple[list[Provider], str | None]:
+    """Available ORT providers, InvokeAI's torch device for this worker ('cuda:1', 'cuda', 'cpu', 'mps') and
+    the node's device choice -> (providers in priority order, a warning to log once or None).
+
+    InvokeAI runs one session per GPU at once, each worker pinned to its GPU: a CUDA session goes
+    on that worker's GPU (``device_id``), not always on the first.
+    """
+    kind, _, index = torch_device.partition(":")
     if device == "cpu":
         return [CPU], None
-    if torch_device == "cuda":
+    if kind == "cuda":
         if CUDA in available:
-            return [CUDA, CPU], None
+            return [(CUDA, {"device_id": int(index or 0)}), CPU], None
         return [CPU], GPU_HINT
     return [CPU], None

@@ -1,145 +1,123 @@
-"""Lazy session manager: loads a model on first use, keeps a few loaded, least recently used out first.
+"""Lazy session manager: the one place that decides when a model is loaded and which session a call gets.
 
-Thread-safe: concurrent first calls for one model create one session; different models load in
-parallel. rembg and onnxruntime are imported only when the first session is created.
+A session is an onnxruntime ``InferenceSession`` kept in a cache the caller names through ``load``:
+in the node that is InvokeAI's model cache (``context.models.load_local_model``), so InvokeAI's
+RAM budget counts it and evicts it beside the user's other models; outside InvokeAI it is a small
+``LocalCache``. Around the cached ``InferenceSession`` each call gets rembg's own session class for
+that model (its pre- and post-processing), built without reading the file again.
+Thread-safe: concurrent first calls for one model and device load one session.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from PIL import Image
-
 from .catalog import ModelSpec
+from .providers import Provider
 
-MAX_LOADED = 2
+Locate = Callable[[], Path]  # -> the verified model file (may download it)
+Loader = Callable[[Path], Any]  # cache key -> a new InferenceSession
+Load = Callable[[Path, Loader], AbstractContextManager[Any]]  # (cache key, loader) -> context holding the session
 
-Factory = Callable[[ModelSpec, Path, Sequence[str]], Any]
-Locate = Callable[[], Path]
 
-
-def create_rembg_session(spec: ModelSpec, path: Path, providers: Sequence[str]) -> Any:
-    """Model spec, verified local file and providers -> a rembg session that reads exactly that file.
-
-    rembg's own classes keep the model's pre- and post-processing; overriding ``download_models``
-    stops rembg from looking in ~/.u2net, downloading, or re-hashing the file on every session.
-    """
+def create_inference_session(path: Path, providers: Sequence[Provider]) -> Any:
+    """Verified model file and providers -> a new onnxruntime InferenceSession."""
     import onnxruntime as ort
+
+    return ort.InferenceSession(str(path), sess_options=ort.SessionOptions(), providers=list(providers))
+
+
+def wrap(spec: ModelSpec, inner: Any) -> Any:
+    """Model spec and its InferenceSession -> rembg's session object for that model, around that InferenceSession.
+
+    rembg's classes only read ``inner_session`` and ``model_name`` in ``predict``; their
+    ``__init__`` would open the file again (and look in ~/.u2net, download, re-hash it), so it is
+    not called.
+    """
     from rembg.sessions import sessions as rembg_sessions
 
-    base = rembg_sessions[spec.name]
-    local = type(
-        f"Local{base.__name__}",
-        (base,),
-        {"download_models": classmethod(lambda cls, *a, **k: str(path))},
-    )
-    return local(spec.name, ort.SessionOptions(), providers=list(providers))
+    cls = rembg_sessions[spec.name]
+    session = cls.__new__(cls)
+    session.model_name = spec.name
+    session.inner_session = inner
+    return session
 
 
-def predictor(session: Any, **kwargs: Any) -> Callable[[Image.Image], Sequence[Image.Image]]:
-    """rembg session and predict() keyword arguments -> a predict function for the pipeline.
+def create_rembg_session(spec: ModelSpec, path: Path, providers: Sequence[Provider]) -> Any:
+    """Model spec, verified file and providers -> a rembg session reading exactly that file (for use outside InvokeAI)."""
+    return wrap(spec, create_inference_session(path, providers))
 
-    rembg resizes the whole image to the model's input with LANCZOS and the mask back with LANCZOS,
-    which costs more than u2netp's inference from about 2K up. For images at least twice the model
-    input in both directions (times SHRINK_MARGIN) the image is first box-reduced by an integer
-    factor to about SHRINK_MARGIN times the model input, and the model's mask is scaled back up
-    with bilinear interpolation; smaller images take rembg's own path unchanged.
+
+def cache_key(path: Path, providers: Sequence[Provider]) -> Path:
+    """Model file and providers -> the key its session is cached under: one entry per file and GPU.
+
+    InvokeAI keys its model cache by path, one cache per execution device; a CPU session and a
+    CUDA session of the same file on one worker must not share an entry.
     """
-    side = model_input_side(session)
-
-    def predict(image: Image.Image) -> Sequence[Image.Image]:
-        factor = shrink_factor(image.size, side)
-        if factor == 1:
-            return session.predict(image, **kwargs)
-        small = image.reduce(factor)
-        return [upscale_mask(m, image.size) for m in session.predict(small, **kwargs)]
-
-    return predict
+    gpus = [f"{name.removesuffix('ExecutionProvider').lower()}:{options.get('device_id', 0)}"
+            for name, options in (p for p in providers if isinstance(p, tuple))]
+    return path.with_name(f"{path.name}@{'+'.join(gpus)}") if gpus else path
 
 
-SHRINK_MARGIN = 2  # keep the reduced image this many times the model input: rembg's LANCZOS still sees every pixel
-DEFAULT_SIDE = 1024  # when the model's input is dynamic, assume the largest input size in the catalog
+class LocalCache:
+    """A stand-in for InvokeAI's model cache outside InvokeAI: the last ``size`` sessions, least recent out first."""
 
+    def __init__(self, size: int = 2):
+        self._size = size
+        self._models: OrderedDict[Path, Any] = OrderedDict()
+        self._lock = threading.Lock()
 
-def model_input_side(session: Any) -> int:
-    """rembg session -> the larger side of its model's fixed input (DEFAULT_SIDE when dynamic or unknown)."""
-    try:
-        shape = session.inner_session.get_inputs()[0].shape
-        dims = [d for d in shape[-2:] if isinstance(d, int) and d > 0]
-    except (AttributeError, IndexError, TypeError):
-        dims = []
-    return max(dims) if len(dims) == 2 else DEFAULT_SIDE
+    def __call__(self, key: Path, loader: Loader) -> AbstractContextManager[Any]:
+        with self._lock:
+            if key in self._models:
+                self._models.move_to_end(key)
+                return nullcontext(self._models[key])
+        model = loader(key)
+        with self._lock:
+            self._models[key] = model
+            while len(self._models) > self._size:
+                self._models.popitem(last=False)
+        return nullcontext(model)
 
-
-def shrink_factor(size: tuple[int, int], side: int) -> int:
-    """Image (width, height) and model input side -> integer reduction factor; 1 means rembg's own path."""
-    return max(1, min(size) // (side * SHRINK_MARGIN))
-
-
-def upscale_mask(mask: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """Small L mask and target (width, height) -> the mask at that size, bilinear (OpenCV, multithreaded)."""
-    import cv2  # InvokeAI ships OpenCV; far faster than PIL for large bilinear upscales
-
-    if mask.size == size:
-        return mask
-    if mask.mode != "L":
-        mask = mask.convert("L")
-    big = cv2.resize(np.asarray(mask), size, interpolation=cv2.INTER_LINEAR)
-    return Image.fromarray(big)  # uint8 HxW: mode L
+    def keys(self) -> list[Path]:
+        """The cached keys, least recently used first."""
+        with self._lock:
+            return list(self._models)
 
 
 class SessionManager:
-    """Keeps at most ``max_loaded`` sessions, keyed by model name and providers."""
+    """Hands out sessions per (model, providers), creating each through ``create`` at most once per load."""
 
-    def __init__(self, factory: Factory = create_rembg_session, max_loaded: int = MAX_LOADED):
-        if max_loaded < 1:
-            raise ValueError("max_loaded must be at least 1")
-        self._factory = factory
-        self._max_loaded = max_loaded
-        self._sessions: OrderedDict[tuple[str, tuple[str, ...]], Any] = OrderedDict()
-        self._key_locks: dict[tuple[str, tuple[str, ...]], threading.Lock] = {}
+    def __init__(self, create: Callable[[Path, Sequence[Provider]], Any] = create_inference_session):
+        self._create = create
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._lock = threading.Lock()
+        self.created: Counter[tuple[str, str]] = Counter()  # sessions made per (model, providers), for tests and benchmarks
 
-    def get(self, spec: ModelSpec, locate: Locate, providers: Sequence[str], on_load: Callable[[], None] | None = None) -> Any:
-        """Spec, a function that returns the verified model file, providers -> the loaded session.
-
-        ``locate`` and ``on_load`` run only when the session is not loaded yet.
-        """
-        key = (spec.name, tuple(providers))
+    @contextmanager
+    def session(self, spec: ModelSpec, providers: Sequence[Provider], locate: Locate, load: Load) -> Iterator[Any]:
+        """Spec, providers, a function giving the verified file and the cache to load into -> the rembg session,
+        held in that cache (InvokeAI cannot evict it) until the ``with`` block ends."""
+        providers = tuple(providers)
+        key = (spec.name, repr(providers))
         with self._lock:
-            if key in self._sessions:
-                self._sessions.move_to_end(key)
-                return self._sessions[key]
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:
-            with self._lock:
-                if key in self._sessions:
-                    self._sessions.move_to_end(key)
-                    return self._sessions[key]
+            key_lock = self._locks.setdefault(key, threading.Lock())
+        with key_lock:  # one locate and one load per model and device at a time; the session is then shared
             path = locate()
-            if on_load is not None:
-                on_load()
-            session = self._factory(spec, path, providers)
-            with self._lock:
-                self._sessions[key] = session
-                while len(self._sessions) > self._max_loaded:
-                    self._sessions.popitem(last=False)
-            return session
 
-    def loaded(self) -> list[str]:
-        """The names of the loaded models, least recently used first."""
-        with self._lock:
-            return [name for name, _ in self._sessions]
+            def loader(_key: Path) -> Any:
+                with self._lock:
+                    self.created[key] += 1
+                return self._create(path, providers)
 
-    def clear(self) -> None:
-        """Unload every session."""
-        with self._lock:
-            self._sessions.clear()
+            loaded = load(cache_key(path, providers), loader)
+        with loaded as inner:
+            yield wrap(spec, inner)
 
 
 MANAGER = SessionManager()

@@ -15,7 +15,8 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from remove_background_node import catalog, pipeline
-from remove_background_node.sessions import create_rembg_session, predictor
+from remove_background_node.inference import predictor
+from remove_background_node.sessions import create_rembg_session
 from tests.harness import fixtures, weights
 
 REPO = Path(__file__).resolve().parent.parent

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from remove_background_node.models import table
+from remove_background_node.models_cli import table
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- model-table:start -->", "<!-- model-table:end -->"

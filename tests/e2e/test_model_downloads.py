@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from remove_background_node import catalog, invocation, model_store, sessions
+from remove_background_node import RemoveBackgroundInvocation, catalog, model_store
 from tests.harness import context as invoke_context
 from tests.harness.server import Server
 from tests.harness.mirror import Mirror
@@ -149,11 +149,10 @@ def test_progress_shows_model_size_and_percentage(tmp_path: Path, mirror: Mirror
     monkeypatch.setenv("U2NET_HOME", str(tmp_path / "empty-rembg-home"))
     mirror.serve(U2NETP.release_file, "trickle", u2netp_file.read_bytes())  # ~2 s, so progress is visible
     before = mirror.count(U2NETP.release_file)
-    sessions.MANAGER.clear()  # this test process may have u2netp loaded already
     (tmp_path / "models").mkdir()  # InvokeAI's installer expects the models folder of an existing root
     harness = invoke_context.build(tmp_path, allow_private_download_urls=True)
     try:
-        node = invocation.RemoveBackgroundInvocation(id="rb", image={"image_name": harness.upload(IMAGE)}, model="u2netp")
+        node = RemoveBackgroundInvocation(id="rb", image={"image_name": harness.upload(IMAGE)}, model="u2netp")
         harness.run(node)
     finally:
         harness.stop()

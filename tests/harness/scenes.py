@@ -1,4 +1,4 @@
-"""Synthetic test images with a known alpha: a soft, hairy-edged disc over a textured background."""
+"""Synthetic scenes with a known answer: discs, soft composites over a colour, a hairy-edged disc over a texture."""
 
 from __future__ import annotations
 
@@ -62,3 +62,30 @@ def model_like_mask(alpha: np.ndarray, model_size: int = 320) -> np.ndarray:
     a8 = Image.fromarray((alpha * 255 + 0.5).astype(np.uint8))  # mode L
     small = a8.resize((model_size, model_size), Image.Resampling.BOX)
     return np.asarray(small.resize(a8.size, Image.Resampling.BILINEAR))
+
+
+MAGENTA = np.array([255, 0, 255], dtype=np.float32)
+
+
+def disc(size: int, radius: float, soft: float = 0.0) -> np.ndarray:
+    """A centred disc mask; with ``soft`` > 0 its edge is a linear ramp that many pixels wide."""
+    yy, xx = np.mgrid[:size, :size]
+    r = np.hypot(yy - size // 2, xx - size // 2)
+    if soft <= 0:
+        return np.where(r <= radius, 255, 0).astype(np.uint8)
+    return np.clip((radius - r) / soft * 255 + 127.5, 0, 255).astype(np.uint8)
+
+
+def soft_composite(size: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A known smooth foreground over magenta with a wide soft edge -> (composite, foreground, alpha)."""
+    yy, xx = np.mgrid[:size, :size].astype(np.float32) / size
+    fg = np.stack([40 + 120 * xx, 120 + 80 * yy, 60 + 40 * xx * yy], axis=-1)  # greenish, smooth
+    alpha = disc(size, size * 0.3, soft=24).astype(np.float32) / 255.0
+    image = fg * alpha[..., None] + MAGENTA * (1 - alpha[..., None])
+    return np.clip(image + 0.5, 0, 255).astype(np.uint8), fg, (alpha * 255 + 0.5).astype(np.uint8)
+
+
+def edge_error(rgb: np.ndarray, fg: np.ndarray, alpha: np.ndarray) -> float:
+    """Colours, the true foreground and an alpha -> mean absolute colour error over the soft pixels (0..255)."""
+    soft = (alpha > 0) & (alpha < 255)
+    return float(np.abs(rgb[soft].astype(np.float32) - fg[soft]).mean())

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from remove_background_node import catalog, pipeline
-from remove_background_node.invocation import RemoveBackgroundInvocation
-from remove_background_node.sessions import SessionManager, create_rembg_session, predictor
+from remove_background_node import catalog, model_store, pipeline
+from remove_background_node import RemoveBackgroundInvocation, providers
+from remove_background_node.inference import predictor
+from remove_background_node.sessions import LocalCache, SessionManager, cache_key, create_inference_session, create_rembg_session
 from tests.harness import tiny_onnx
 
 REQUIRED = (
@@ -28,14 +29,27 @@ def test_dropdown_comes_from_the_catalog():
     assert "non-commercial" in schema["ui_choice_labels"]["bria-rmbg"]
 
 
-def test_catalog_matches_rembgs_own_session_classes():
+class _Retrieved(Exception):
+    """Stops rembg's download_models at pooch.retrieve, carrying what it was asked to fetch."""
+
+
+def test_catalog_matches_rembgs_own_session_classes(monkeypatch):
+    """Every model's URL, checksum and local file name are the ones rembg 2.0.69's own class would fetch."""
+    import pooch
     from rembg.sessions import sessions
 
+    def retrieve(url, known_hash, fname=None, **_):
+        raise _Retrieved(url, known_hash, fname)
+
+    monkeypatch.setattr(pooch, "retrieve", retrieve)
+    monkeypatch.delenv("MODEL_CHECKSUM_DISABLED", raising=False)
     for spec in catalog.MODELS:
-        assert spec.name in sessions, spec.name
-        algorithm, _, digest = spec.checksum.partition(":")
-        assert algorithm in {"md5", "sha256"} and int(digest, 16) >= 0
-        assert spec.release_file.endswith(".onnx") and spec.local_file == f"{spec.name}.onnx"
+        with pytest.raises(_Retrieved) as asked:
+            sessions[spec.name].download_models()
+        url, known_hash, fname = asked.value.args
+        assert url == model_store.source_url(spec, env={}), spec.name
+        assert known_hash == spec.checksum, spec.name
+        assert fname == spec.local_file, spec.name
 
 
 def test_unknown_model_is_refused_with_the_valid_names():
@@ -61,16 +75,8 @@ def test_every_model_runs_through_rembgs_session_class(name, tiny_models):
     assert result.mask.mode == "L" and result.mask.size == source.size
 
 
-def test_manager_loads_once_keeps_a_bounded_lru_and_survives_concurrent_first_calls(tiny_models):
-    created: list[str] = []
-    lock = threading.Lock()
-
-    def counting_factory(spec, path, providers):
-        with lock:
-            created.append(spec.name)
-        return create_rembg_session(spec, path, providers)
-
-    manager = SessionManager(counting_factory, max_loaded=2)
+def test_manager_loads_once_per_model_whatever_the_concurrent_first_calls(tiny_models):
+    manager, cache = SessionManager(), LocalCache(size=2)
     cpu = ["CPUExecutionProvider"]
     specs = [catalog.get(n) for n in ("u2netp", "silueta", "u2net")]
     barrier = threading.Barrier(8)
@@ -78,18 +84,73 @@ def test_manager_loads_once_keeps_a_bounded_lru_and_survives_concurrent_first_ca
 
     def first_call(spec):
         barrier.wait()
-        got.append(manager.get(spec, lambda: tiny_models[spec.name], cpu))
+        with manager.session(spec, cpu, lambda: tiny_models[spec.name], cache) as session:
+            got.append(session.inner_session)
 
     threads = [threading.Thread(target=first_call, args=(specs[i % 2],)) for i in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(60)
-    assert sorted(created) == ["silueta", "u2netp"], "one session per model, however many first calls"
+    assert sorted(name for name, _ in manager.created) == ["silueta", "u2netp"]
+    assert sum(manager.created.values()) == 2, "one session per model, however many first calls"
     assert len({id(s) for s in got}) == 2
 
-    manager.get(specs[0], lambda: tiny_models["u2netp"], cpu)  # u2netp becomes most recent
-    manager.get(specs[2], lambda: tiny_models["u2net"], cpu)  # evicts silueta, the least recent
-    assert manager.loaded() == ["u2netp", "u2net"]
-    manager.get(specs[0], lambda: pytest.fail("a loaded model must not be located again"), cpu)
-    assert created.count("u2netp") == 1
+    with manager.session(specs[0], cpu, lambda: tiny_models["u2netp"], cache):
+        pass  # u2netp becomes the most recent
+    with manager.session(specs[2], cpu, lambda: tiny_models["u2net"], cache):
+        pass  # the cache evicts silueta, the least recent
+    assert [key.name for key in cache.keys()] == ["u2netp.onnx", "u2net.onnx"]
+    with manager.session(specs[0], cpu, lambda: tiny_models["u2netp"], cache) as session:
+        assert session.inner_session in got, "a cached session is handed out again, not rebuilt"
+    assert sum(manager.created.values()) == 3
+
+
+def test_a_session_is_rembgs_class_around_the_cached_inference_session(tiny_models):
+    spec = catalog.get("u2net_cloth_seg")
+    inner = create_inference_session(tiny_models[spec.name], ["CPUExecutionProvider"])
+    with SessionManager().session(spec, ["CPUExecutionProvider"], lambda: tiny_models[spec.name], lambda key, loader: _held(inner)) as session:
+        from rembg.sessions import sessions
+
+        assert type(session) is sessions[spec.name] and session.inner_session is inner
+        assert len(session.predict(Image.new("RGB", (64, 48)))) == 3, "rembg's own cloth post-processing"
+
+
+def _held(model):
+    from contextlib import nullcontext
+
+    return nullcontext(model)
+
+
+def test_a_worker_pinned_to_the_second_gpu_gets_a_session_of_its_own_on_it(tiny_models, monkeypatch):
+    """InvokeAI pins each generation worker to its GPU; no GPU exists here, so the session factory
+    records the providers it is given instead of building a CUDA session."""
+    from invokeai.backend.util.devices import TorchDevice
+
+    from remove_background_node.host import Host
+
+    monkeypatch.setattr(providers, "available", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    given: dict[str, list] = {}
+    manager, cache = SessionManager(create=lambda path, chosen: ("session", tuple(map(str, chosen)))), LocalCache()
+    spec = catalog.get("u2netp")
+
+    def worker(device: str) -> None:
+        TorchDevice.set_session_device(device)
+        try:
+            chosen = Host(context=None).providers("auto")
+            with manager.session(spec, chosen, lambda: tiny_models["u2netp"], cache) as session:
+                given[device] = [chosen, session.inner_session]
+        finally:
+            TorchDevice.clear_session_device()
+
+    for device in ("cuda:1", "cuda:0", "cuda:1"):
+        t = threading.Thread(target=worker, args=(device,))
+        t.start()
+        t.join(60)
+    chosen, inner = given["cuda:1"]
+    assert chosen == [("CUDAExecutionProvider", {"device_id": 1}), "CPUExecutionProvider"]
+    assert given["cuda:0"][0][0] == ("CUDAExecutionProvider", {"device_id": 0})
+    assert inner is not given["cuda:0"][1], "each GPU has a session of its own"
+    assert sum(manager.created.values()) == 2, "the second cuda:1 call reuses its session"
+    assert cache_key(tiny_models["u2netp"], chosen).name == "u2netp.onnx@cuda:1"
+    assert cache_key(tiny_models["u2netp"], ["CPUExecutionProvider"]) == tiny_models["u2netp"]

@@ -10,7 +10,8 @@ import numpy as np
 from PIL import Image
 
 from remove_background_node import catalog, model_store, pipeline
-from remove_background_node.sessions import SessionManager, create_rembg_session, predictor
+from remove_background_node.inference import predictor
+from remove_background_node.sessions import LocalCache, SessionManager
 from tests.harness import tiny_onnx
 
 PACK = Path(__file__).resolve().parents[2] / "remove_background_node"
@@ -18,13 +19,12 @@ PACK = Path(__file__).resolve().parents[2] / "remove_background_node"
 
 def test_threads_with_two_models_match_sequential_results(u2netp_file, rembg_fixtures, tmp_path):
     files = {"u2netp": u2netp_file, "silueta": tiny_onnx.write(catalog.get("silueta"), tmp_path)}
-    created: list[str] = []
-    manager = SessionManager(lambda s, p, pr: created.append(s.name) or create_rembg_session(s, p, pr), max_loaded=2)
+    manager, cache = SessionManager(), LocalCache(size=2)
     images = [Image.open(rembg_fixtures / n).convert("RGB") for n in ("anime-girl-1.jpg", "car-1.jpg", "cloth-1.jpg")]
 
     def run(model: str, image: Image.Image) -> np.ndarray:
-        session = manager.get(catalog.get(model), lambda: files[model], ["CPUExecutionProvider"])
-        return np.asarray(pipeline.remove_background(image, predictor(session)).mask)
+        with manager.session(catalog.get(model), ["CPUExecutionProvider"], lambda: files[model], cache) as session:
+            return np.asarray(pipeline.remove_background(image, predictor(session)).mask)
 
     jobs = [(m, i) for m in files for i in range(len(images))] * 2
     results: dict[int, np.ndarray] = {}
@@ -43,10 +43,11 @@ def test_threads_with_two_models_match_sequential_results(u2netp_file, rembg_fix
         t.join(120)
     assert not any(t.is_alive() for t in threads), "deadlock"
     assert not errors, errors
-    assert sorted(created) == ["silueta", "u2netp"]
+    assert sorted(name for name, _ in manager.created) == ["silueta", "u2netp"]
+    assert sum(manager.created.values()) == 2
     for k, (model, i) in enumerate(jobs):
         assert np.array_equal(results[k], run(model, images[i])), (model, i)
-    assert len(manager.loaded()) == 2
+    assert len(cache.keys()) == 2
 
 
 def test_only_local_models_are_reachable():

@@ -1,24 +1,12 @@
-"""The mask controls as pure functions, and the order in which the pipeline applies them."""
+"""The mask controls as pure functions."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
 
-from remove_background_node import masks, pipeline
-
-MAGENTA = np.array([255, 0, 255], dtype=np.float32)
-
-
-def disc(size: int, radius: float, soft: float = 0.0) -> np.ndarray:
-    """A centred disc mask; with ``soft`` > 0 its edge is a linear ramp that many pixels wide."""
-    yy, xx = np.mgrid[:size, :size]
-    r = np.hypot(yy - size // 2, xx - size // 2)
-    if soft <= 0:
-        return np.where(r <= radius, 255, 0).astype(np.uint8)
-    return np.clip((radius - r) / soft * 255 + 127.5, 0, 255).astype(np.uint8)
-
+from remove_background_node import masks
+from tests.harness.scenes import disc
 
 def radii(mask: np.ndarray, level: int = 128, angles: int = 72) -> np.ndarray:
     """How far from the centre the mask stays >= level, along evenly spaced rays."""
@@ -145,46 +133,40 @@ def test_feather_width_matches_pixels(pixels):
     assert row[0] == 0 and row[-1] == 255
 
 
-def test_feather_kernel_size_is_odd_and_grows():
-    sizes = [masks.feather_kernel_size(p) for p in (0.1, 1, 6, 50, 256)]
-    assert all(k % 2 == 1 and k >= 3 for k in sizes)
-    assert sizes == sorted(sizes)
+@pytest.mark.parametrize("pixels", [1.0, 2.0, 6.0, 13.0, 50.0, 256.0])
+def test_feather_boxes_add_up_to_the_wanted_blur(pixels):
+    widths = masks.feather_boxes(pixels, 4000)
+    assert len(widths) == masks.FEATHER_PASSES and all(w % 2 == 1 for w in widths)
+    sigma = np.sqrt(sum((w * w - 1) / 12 for w in widths))
+    assert abs(sigma - pixels / 2) <= 0.5
 
 
-# invert, composite, bounding box
+def test_feather_boxes_stay_within_half_the_mask():
+    assert max(masks.feather_boxes(256.0, 64)) <= 32
+    assert all(w % 2 == 1 for w in masks.feather_boxes(256.0, 64))
+
+
+@pytest.mark.parametrize(("size", "pixels"), [(64, 256.0), (256, 128.0), (40, 30.0), (300, 256.0), (17, 5.0)])
+def test_a_feather_wider_than_the_picture_keeps_the_subject(size, pixels):
+    """Its total opacity (the mean) stays put, and the subject stays the most opaque part."""
+    m = np.zeros((size, size), np.uint8)
+    m[size // 4 : size // 2, size // 3 : 3 * size // 4] = 255
+    m[0, 0] = 255  # and at the border: mirrored, not lost
+    feathered = masks.feather(m, pixels)
+    assert abs(feathered.mean() - m.mean()) <= 0.05 * m.mean(), (m.mean(), feathered.mean())
+    subject = m == 255
+    assert feathered[subject].mean() > feathered[~subject].mean()
+    centre = (size // 4 + size // 2) // 2, (size // 3 + 3 * size // 4) // 2
+    assert feathered[centre] >= np.percentile(feathered, 90)
+
+
+# invert, bounding box
 
 
 def test_invert_is_its_own_inverse():
     m = disc(64, 20, soft=4)
     assert (masks.invert(m) == 255 - m).all()
     assert (masks.invert(masks.invert(m)) == m).all()
-
-
-def test_composite_transparent_colour_is_the_plain_cutout():
-    rgb = np.full((4, 4, 3), 200, np.uint8)
-    m = np.array([[0, 100, 255, 0]] * 4, np.uint8)
-    out = np.asarray(masks.composite(rgb, m, (255, 255, 255, 0)))
-    assert (out[..., 3] == m).all()
-    assert (out[m == 0, :3] == 0).all() and (out[m > 0, :3] == 200).all()
-
-
-def test_composite_over_opaque_white():
-    rgb = np.full((1, 3, 3), [10, 20, 30], np.uint8)
-    m = np.array([[0, 128, 255]], np.uint8)
-    out = np.asarray(masks.composite(rgb, m, (255, 255, 255, 255))).astype(int)
-    assert (out[..., 3] == 255).all()
-    assert out[0, 0, :3].tolist() == [255, 255, 255]
-    assert out[0, 2, :3].tolist() == [10, 20, 30]
-    a = 128 / 255
-    assert np.abs(out[0, 1, :3] - (np.array([10, 20, 30]) * a + 255 * (1 - a))).max() <= 1
-
-
-def test_composite_over_half_transparent_colour_keeps_straight_alpha():
-    rgb = np.full((1, 2, 3), [0, 0, 200], np.uint8)
-    m = np.array([[0, 255]], np.uint8)
-    out = np.asarray(masks.composite(rgb, m, (255, 0, 0, 128))).astype(int)
-    assert out[0, 0].tolist() == [255, 0, 0, 128]  # the colour at its own opacity, not darkened
-    assert out[0, 1].tolist() == [0, 0, 200, 255]
 
 
 def test_bounding_box_follows_the_grown_mask():
@@ -195,113 +177,12 @@ def test_bounding_box_follows_the_grown_mask():
     assert masks.bounding_box(np.zeros((5, 5), np.uint8)) is None
 
 
-# refine_foreground
-
-
-def soft_composite(size: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A known smooth foreground over magenta with a wide soft edge -> (composite, foreground, alpha)."""
-    yy, xx = np.mgrid[:size, :size].astype(np.float32) / size
-    fg = np.stack([40 + 120 * xx, 120 + 80 * yy, 60 + 40 * xx * yy], axis=-1)  # greenish, smooth
-    alpha = disc(size, size * 0.3, soft=24).astype(np.float32) / 255.0
-    image = fg * alpha[..., None] + MAGENTA * (1 - alpha[..., None])
-    return np.clip(image + 0.5, 0, 255).astype(np.uint8), fg, (alpha * 255 + 0.5).astype(np.uint8)
-
-
-def edge_error(rgb: np.ndarray, fg: np.ndarray, alpha: np.ndarray) -> float:
-    soft = (alpha > 0) & (alpha < 255)
-    return float(np.abs(rgb[soft].astype(np.float32) - fg[soft]).mean())
-
-
-def test_refine_foreground_takes_the_old_background_out_of_soft_pixels():
-    image, fg, alpha = soft_composite()
-    before = edge_error(image, fg, alpha)
-    refined = masks.refine_foreground(image, alpha)
-    after = edge_error(refined, fg, alpha)
-    assert after <= 0.4 * before, (before, after)  # far better than the 40 % the issue asks for
-    soft = (alpha > 0) & (alpha < 255)
-    assert (refined[~soft] == image[~soft]).all(), "opaque and transparent pixels are left alone"
-    assert refined.dtype == np.uint8 and refined.shape == image.shape
-
-
-def test_refine_foreground_on_a_hard_mask_changes_nothing():
-    image, _, _ = soft_composite(64)
-    hard = disc(64, 20)
-    assert masks.refine_foreground(image, hard) is image
-
-
-# the pipeline's order of operations
-
-
-def fixed_model(mask: np.ndarray):
-    """A stand-in model whose prediction is ``mask``, to follow each step of the pipeline exactly."""
-    return lambda image: [Image.fromarray(mask)]
-
-
-def test_pipeline_applies_threshold_grow_feather_invert_in_that_order():
-    m = disc(128, 30, soft=10)
-    m[5:15, 5:15] = 100  # a faint blob that the threshold must remove before grow sees it
-    rgb = Image.new("RGB", m.shape[::-1], (90, 120, 150))
-    opts = pipeline.Options(mask_threshold=128, mask_grow=6, mask_feather=3.0, invert=True)
-    steps: list[str] = []
-    result = pipeline.remove_background(rgb, fixed_model(m), opts, steps.append)
-    expected = masks.invert(masks.feather(masks.grow(masks.threshold(m, 128), 6), 3.0))
-    assert (np.asarray(result.mask) == expected).all()
-    assert (np.asarray(result.cutout)[..., 3] == expected).all()
-    assert (np.asarray(result.mask)[5:15, 5:15] == 255).all(), "the blob was thresholded away, then inverted"
-    assert "Adjusting the mask" in steps
-    # a different order would give a different mask
-    other = masks.feather(masks.threshold(masks.grow(m, 6), 128), 3.0)
-    assert (masks.invert(other) != expected).any()
-
-
-def test_pipeline_defaults_leave_the_mask_alone_and_box_it():
-    m = disc(64, 20, soft=6)
-    result = pipeline.remove_background(Image.new("RGB", (64, 64), "red"), fixed_model(m))
-    assert (np.asarray(result.mask) == m).all()
-    assert result.bbox == masks.bounding_box(m)
-    out = np.asarray(result.cutout)
-    assert (out[m == 0] == 0).all()
-
-
-def test_pipeline_background_colour_and_the_inputs_own_alpha():
-    m = np.full((16, 16), 255, np.uint8)
-    m[:, :8] = 0
-    rgba = Image.new("RGBA", (16, 16), (10, 20, 30, 255))
-    rgba.putpixel((12, 3), (10, 20, 30, 0))  # a hole in the input stays a hole
-    opts = pipeline.Options(background_color=(255, 255, 255, 255), invert=True)
-    result = pipeline.remove_background(rgba, fixed_model(m), opts)
-    out = np.asarray(result.cutout)
-    assert (out[..., 3] == 255).all()
-    assert (out[:, 8:, :3][np.asarray(result.mask)[:, 8:] == 0] == 255).all()  # white where not kept
-    assert (out[:, :8, :3] == [10, 20, 30]).all()  # the kept (inverted) side shows the image
-    assert np.asarray(result.mask)[3, 12] == 0
-    assert result.bbox == (0, 0, 8, 16)
-
-
-def test_pipeline_refine_foreground_uses_the_final_alpha():
-    image, fg, alpha = soft_composite()
-    result = pipeline.remove_background(
-        Image.fromarray(image), fixed_model(alpha), pipeline.Options(refine_foreground=True)
-    )
-    plain = pipeline.remove_background(Image.fromarray(image), fixed_model(alpha))
-    rgb, plain_rgb = np.asarray(result.cutout)[..., :3], np.asarray(plain.cutout)[..., :3]
-    assert edge_error(rgb, fg, alpha) <= 0.4 * edge_error(plain_rgb, fg, alpha)
-
-
-def test_refine_foreground_in_tiles_equals_the_whole_image_estimate():
-    """Tiling (for memory) must not change a pixel: each tile is padded by the blurs' reach."""
-    rng = np.random.default_rng(0)
-    image = cv2_blur_u8(rng.integers(0, 256, (700, 1100, 3), dtype=np.uint8))
-    alpha = disc(1100, 400, soft=30)[200:900, :]
-    whole = masks._estimate_foreground(image, alpha)
-    tiled = masks.refine_foreground(image, alpha)
-    soft = (alpha > 0) & (alpha < 255)
-    assert soft.sum() > 10000
-    assert (tiled[soft] == whole[soft]).all()
-
-
-def cv2_blur_u8(image: np.ndarray) -> np.ndarray:
-    """Noise -> smooth colours, so the estimate has structure to get wrong."""
-    import cv2
-
-    return cv2.blur(image, (15, 15))
+def test_the_bounding_box_leaves_out_what_no_one_can_see():
+    m = np.zeros((100, 200), np.uint8)
+    m[40:60, 80:120] = 255
+    m[0, 0] = masks.VISIBLE - 1  # a faint speck far away
+    m[99, 199] = 3
+    assert masks.bounding_box(m) == (80, 40, 120, 60)
+    m[10, 10] = masks.VISIBLE  # faint but visible counts
+    assert masks.bounding_box(m) == (10, 10, 120, 60)
+    assert masks.bounding_box(np.full((4, 4), masks.VISIBLE - 1, np.uint8)) is None

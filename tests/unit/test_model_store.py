@@ -199,7 +199,7 @@ def test_concurrent_callers_share_one_download_and_see_progress(tmp_path, env, m
 
 
 def test_models_cli_lists_downloads_and_verifies(tmp_path, mirror, u2netp_file, monkeypatch, capsys):
-    from remove_background_node import models
+    from remove_background_node import models_cli as models
 
     monkeypatch.setenv(model_store.MIRROR_ENV, mirror.url)
     monkeypatch.setenv("U2NET_HOME", str(tmp_path / "empty-home"))

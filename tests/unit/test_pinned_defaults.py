@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from remove_background_node import catalog, pipeline
-from remove_background_node.sessions import create_rembg_session, predictor
+from remove_background_node.inference import predictor
+from remove_background_node.sessions import create_rembg_session
 from tests.harness import fixtures, pinned
 
 

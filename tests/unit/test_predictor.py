@@ -13,7 +13,8 @@ from PIL import Image
 
 from tests.harness.memory import peak_extra_mb
 from remove_background_node import catalog, pipeline
-from remove_background_node.sessions import create_rembg_session, model_input_side, predictor, shrink_factor
+from remove_background_node.inference import model_input_side, predictor, shrink_factor
+from remove_background_node.sessions import create_rembg_session
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,17 @@ WITH_ROCM = ["ROCMExecutionProvider", "CPUExecutionProvider"]
 
 
 def test_cuda_host_with_cuda_provider_uses_the_gpu_then_cpu() -> None:
-    assert choose(WITH_CUDA, "cuda") == ([CUDA, CPU], None)
+    assert choose(WITH_CUDA, "cuda") == ([(CUDA, {"device_id": 0}), CPU], None)
+
+
+@pytest.mark.parametrize(("torch_device", "index"), [("cuda:0", 0), ("cuda:1", 1), ("cuda:3", 3)])
+def test_each_gpu_worker_gets_its_own_gpu(torch_device: str, index: int) -> None:
+    assert choose(WITH_CUDA, torch_device) == ([(CUDA, {"device_id": index}), CPU], None)
 
 
 def test_never_picks_tensorrt_even_when_offered_first() -> None:
     providers, _ = choose(WITH_CUDA, "cuda")
-    assert "TensorrtExecutionProvider" not in providers
+    assert "TensorrtExecutionProvider" not in [p[0] if isinstance(p, tuple) else p for p in providers]
 
 
 def test_cuda_host_without_cuda_provider_falls_back_to_cpu_with_the_hint() -> None:
@@ -56,4 +61,5 @@ def test_cpu_is_always_last() -> None:
 def test_returns_a_fresh_list_each_time() -> None:
     first, _ = choose(WITH_CUDA, "cuda")
     first.append("X")
-    assert choose(WITH_CUDA, "cuda")[0] == [CUDA, CPU]
+    first[0][1]["device_id"] = 7
+    assert choose(WITH_CUDA, "cuda")[0] == [(CUDA, {"device_id": 0}), CPU]

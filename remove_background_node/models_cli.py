@@ -1,8 +1,8 @@
 """Prepare model files for offline use: list them, pre-download them into models/rembg, verify them.
 
-    python -m remove_background_node.models list [--markdown]
-    python -m remove_background_node.models download NAME... [--root ROOT | --dir DIR]
-    python -m remove_background_node.models verify [--root ROOT | --dir DIR]
+    python -m remove_background_node.models_cli list [--markdown]
+    python -m remove_background_node.models_cli download NAME... [--root ROOT | --dir DIR]
+    python -m remove_background_node.models_cli verify [--root ROOT | --dir DIR]
 
 The folder is ``<root>/models/rembg`` (root: --root, else INVOKEAI_ROOT, else InvokeAI's default).
 Downloads honour REMOVE_BACKGROUND_MODEL_URL and are checked against the catalog's checksums.
@@ -96,7 +96,7 @@ def verify(target_dir: Path) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line arguments -> exit status (0 fine, 1 a file failed or could not be fetched)."""
-    parser = argparse.ArgumentParser(prog="python -m remove_background_node.models", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m remove_background_node.models_cli", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the models, files and checksums").add_argument("--markdown", action="store_true")
     for name in ("download", "verify"):

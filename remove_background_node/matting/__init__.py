@@ -1,0 +1,115 @@
+"""Alpha matting that scales: rembg's closed-form matting, solved only in the unknown band.
+
+One stage a module: ``trimap`` and ``solve`` here (rembg's trimap rule, then the band solved at
+full size up to FULL_UNKNOWNS unknown pixels, else at a reduced size and carried back to full
+size), ``laplacian`` (the band's sparse system), ``solver`` (CG with a block incomplete-Cholesky
+preconditioner), ``upsampling`` (the coarse-to-fine linear colour model). How it compares with
+rembg's whole-picture matting is measured by ``benchmarks.matting_check`` (README, Performance).
+
+``solve`` calls an optional ``checkpoint(fraction)`` from the solving thread at fixed points of the
+work (the band's Laplacian, each factored block, each CG iteration, the upsampling); whatever it
+raises propagates out at once (the factor threads are joined first), which is how a cancelled
+InvokeAI queue item stops.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from .progress import Checkpoint, Fraction
+from .solver import band_solve
+from .upsampling import upsample_linear_model
+
+UNKNOWN = 128
+CG_RTOL = 1e-7  # pymatting's cg default, which rembg uses: the full-size solve is rembg's alpha
+COARSE_RTOL = 3e-4  # enough for the coarse level: against the truth, 1e-4 was no better (-0.8..+0.2 %) and ~20 % slower
+FULL_UNKNOWNS = 150_000  # above this many unknown pixels (~1400x1400 pictures), solve at a reduced size
+COARSE_UNKNOWNS = 600_000  # at most this many unknown pixels at the reduced size (factor 2 up to ~4800x4800)
+GUIDE_EPSILON = 1e-4  # regulariser of the coarse-to-fine linear colour model
+
+__all__ = ["UNKNOWN", "Checkpoint", "has_both_regions", "solve", "trimap"]
+
+
+def trimap(mask: np.ndarray, fg_threshold: int, bg_threshold: int, erode_size: int) -> np.ndarray:
+    """HxW uint8 mask -> HxW uint8 trimap: 255 sure subject, 0 sure background, 128 unknown (rembg's rule)."""
+    if erode_size > 0:
+        kernel = np.ones((erode_size, erode_size), dtype=np.uint8)
+    else:
+        kernel = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))  # scipy's default structure
+    fg = (mask > fg_threshold).view(np.uint8)
+    bg = (mask < bg_threshold).view(np.uint8)
+    # scipy erodes with the border as 0 for the subject and as 1 (border_value=1) for the background
+    is_fg = cv2.erode(fg, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    is_bg = cv2.erode(bg, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=1)
+    out = np.full(mask.shape, UNKNOWN, dtype=np.uint8)
+    out[is_fg.view(bool)] = 255
+    out[is_bg.view(bool)] = 0
+    return out
+
+
+def has_both_regions(tri: np.ndarray) -> bool:
+    """Trimap -> whether it holds sure subject and sure background, which the solver needs."""
+    return bool((tri == 255).any() and (tri == 0).any())
+
+
+def solve(rgb: np.ndarray, tri: np.ndarray, checkpoint: Checkpoint | None = None) -> np.ndarray:
+    """HxWx3 uint8 image, trimap and optional checkpoint(fraction done) -> HxW uint8 alpha from closed-form matting."""
+    progress = Fraction(checkpoint)
+    progress(0.0)
+    alpha = solve_alpha(np.ascontiguousarray(rgb, dtype=np.uint8), np.ascontiguousarray(tri, dtype=np.uint8), progress)
+    progress(1.0)
+    return alpha
+
+
+def solve_alpha(rgb: np.ndarray, tri: np.ndarray, progress: Fraction | None = None) -> np.ndarray:
+    """HxWx3 uint8 image, trimap, optional progress -> HxW uint8 alpha from closed-form matting over the unknown band."""
+    progress = progress or Fraction(None)
+    unknown = tri == UNKNOWN
+    alpha = tri.copy()
+    n = int(np.count_nonzero(unknown))
+    if n == 0:
+        return alpha
+    factor = coarse_factor(n)
+    if factor == 1:
+        alpha[unknown] = _to_u8(band_solve(rgb, tri, unknown, n, CG_RTOL, progress))
+    else:
+        alpha[unknown] = _to_u8(coarse_guess(rgb, tri, unknown, factor, progress))
+    return alpha
+
+
+def coarse_factor(unknowns: int) -> int:
+    """Number of unknown pixels -> integer downscale for the solve: 1 (full size) up to FULL_UNKNOWNS, else
+    the smallest factor >= 2 that brings the band under COARSE_UNKNOWNS (each step coarser loses hair)."""
+    if unknowns <= FULL_UNKNOWNS:
+        return 1
+    return max(2, math.ceil(math.sqrt(unknowns / COARSE_UNKNOWNS)))
+
+
+def coarse_guess(rgb: np.ndarray, tri: np.ndarray, unknown: np.ndarray, factor: int, progress: Fraction | None = None) -> np.ndarray:
+    """Image, trimap, unknown map, downscale, progress -> float64 alpha at the unknown pixels (in their order):
+    the band solved at 1/factor, carried to full size by its local linear colour model."""
+    progress = progress or Fraction(None)
+    height, width = tri.shape
+    size = (max(1, width // factor), max(1, height // factor))
+    small_rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    area = cv2.resize(tri, size, interpolation=cv2.INTER_AREA)
+    # a coarse pixel is sure only when every full pixel under it is
+    small_tri = np.where(area == 255, 255, np.where(area == 0, 0, UNKNOWN)).astype(np.uint8)
+    small_unknown = small_tri == UNKNOWN
+    small_alpha = small_tri.astype(np.float32) / 255.0
+    count = int(np.count_nonzero(small_unknown))
+    if count:
+        solved = band_solve(small_rgb, small_tri, small_unknown, count, COARSE_RTOL, progress.part(0.0, 0.9))
+        small_alpha[small_unknown] = np.clip(solved, 0.0, 1.0)
+    radius = 1 if factor < 4 else 2
+    guess = upsample_linear_model(rgb, unknown, small_rgb, small_alpha, radius, GUIDE_EPSILON)
+    progress(1.0)
+    return np.clip(guess, 0.0, 1.0, out=guess)
+
+
+def _to_u8(values: np.ndarray) -> np.ndarray:
+    """Float array in 0..1 -> uint8 array in 0..255, clipped and truncated as rembg does."""
+    return np.clip(values * 255, 0, 255).astype(np.uint8)

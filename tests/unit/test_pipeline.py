@@ -1,0 +1,67 @@
+"""The pipeline applies the options in the order of pipeline.STEPS, on a stand-in model that returns a known mask."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from remove_background_node import masks, pipeline
+from tests.harness.scenes import disc, edge_error, soft_composite
+
+
+def fixed_model(mask: np.ndarray):
+    """A stand-in model whose prediction is ``mask``, to follow each step of the pipeline exactly."""
+    return lambda image: [Image.fromarray(mask)]
+
+
+def test_pipeline_applies_threshold_grow_feather_invert_in_that_order():
+    m = disc(128, 30, soft=10)
+    m[5:15, 5:15] = 100  # a faint blob that the threshold must remove before grow sees it
+    rgb = Image.new("RGB", m.shape[::-1], (90, 120, 150))
+    opts = pipeline.Options(mask_threshold=128, mask_grow=6, mask_feather=3.0, invert=True)
+    steps: list[str] = []
+    result = pipeline.remove_background(rgb, fixed_model(m), opts, steps.append)
+    expected = masks.invert(masks.feather(masks.grow(masks.threshold(m, 128), 6), 3.0))
+    assert (np.asarray(result.mask) == expected).all()
+    assert (np.asarray(result.cutout)[..., 3] == expected).all()
+    assert (np.asarray(result.mask)[5:15, 5:15] == 255).all(), "the blob was thresholded away, then inverted"
+    assert "Adjusting the mask" in steps
+    # a different order would give a different mask
+    other = masks.feather(masks.threshold(masks.grow(m, 6), 128), 3.0)
+    assert (masks.invert(other) != expected).any()
+
+
+def test_pipeline_defaults_leave_the_mask_alone_and_box_it():
+    m = disc(64, 20, soft=6)
+    result = pipeline.remove_background(Image.new("RGB", (64, 64), "red"), fixed_model(m))
+    assert (np.asarray(result.mask) == m).all()
+    assert result.bbox == masks.bounding_box(m)
+    out = np.asarray(result.cutout)
+    assert (out[m == 0] == 0).all()
+
+
+def test_pipeline_background_colour_and_the_inputs_own_alpha():
+    m = np.full((16, 16), 255, np.uint8)
+    m[:, :8] = 0
+    rgba = Image.new("RGBA", (16, 16), (10, 20, 30, 255))
+    rgba.putpixel((12, 3), (10, 20, 30, 0))  # a hole in the input stays a hole
+    opts = pipeline.Options(background_color=(255, 255, 255, 255), invert=True)
+    result = pipeline.remove_background(rgba, fixed_model(m), opts)
+    out = np.asarray(result.cutout)
+    assert (out[..., 3] == 255).all()
+    assert (out[:, 8:, :3][np.asarray(result.mask)[:, 8:] == 0] == 255).all()  # white where not kept
+    assert (out[:, :8, :3] == [10, 20, 30]).all()  # the kept (inverted) side shows the image
+    assert np.asarray(result.mask)[3, 12] == 0
+    assert result.bbox == (0, 0, 8, 16)
+
+
+def test_pipeline_refine_foreground_uses_the_final_alpha():
+    image, fg, alpha = soft_composite()
+    result = pipeline.remove_background(
+        Image.fromarray(image), fixed_model(alpha), pipeline.Options(refine_foreground=True)
+    )
+    plain = pipeline.remove_background(Image.fromarray(image), fixed_model(alpha))
+    rgb, plain_rgb = np.asarray(result.cutout)[..., :3], np.asarray(plain.cutout)[..., :3]
+    assert edge_error(rgb, fg, alpha) <= 0.4 * edge_error(plain_rgb, fg, alpha)
+
+
