@@ -4,6 +4,6 @@ InvokeAI imports this package at start-up; importing it only registers the nodes
 pymatting and numba are imported the first time a node runs.
 """
 
-from .invocations import RemoveBackgroundInvocation, RemoveBackgroundOutput
+from .invocations import RefineCutoutInvocation, RemoveBackgroundInvocation, RemoveBackgroundOutput
 
-__all__ = ["RemoveBackgroundInvocation", "RemoveBackgroundOutput"]
+__all__ = ["RefineCutoutInvocation", "RemoveBackgroundInvocation", "RemoveBackgroundOutput"]

@@ -8,7 +8,7 @@ saves the outputs. Private InvokeAI names are used in one place only: ``_downloa
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -65,9 +65,10 @@ class Host:
             self._shown = shown
             self._context.util.signal_progress(message, fraction)
 
-    def log(self, message: str) -> None:
-        """A line in InvokeAI's log, at info level."""
-        self._context.logger.info(message)
+    def warn(self, message: str) -> None:
+        """Something the user should know about this run -> a warning in InvokeAI's log, and on the node."""
+        self._context.logger.warning(f"{self._node}: {message}")
+        self.step(message)
 
     def warn_once(self, message: str) -> None:
         """A warning in InvokeAI's log, once per process."""
@@ -103,32 +104,37 @@ class Host:
             self.warn_once(warning)
         return chosen
 
+    def _locate(self, spec: catalog.ModelSpec) -> Path:
+        """Model spec -> its verified file: placed by hand, in rembg's home, or downloaded through InvokeAI's queue."""
+        folder, total = _download_internals(self._context)
+        return model_store.ensure_model(
+            spec,
+            self.models_dir(),
+            model_store.Downloader(fetch=self._context.models.download_and_cache_model, folder=folder),
+            on_progress=lambda url, done: self._download_progress(spec, url, done, total(url)),
+        )
+
     @contextmanager
     def session(self, model: str, device: providers.Device = "auto") -> Iterator[Any]:
         """Model name and device -> its rembg session, held in InvokeAI's model cache while the block runs."""
         spec = catalog.get(model)
-        folder, total = _download_internals(self._context)
-
-        def locate() -> Path:
-            return model_store.ensure_model(
-                spec,
-                self.models_dir(),
-                model_store.Downloader(fetch=self._context.models.download_and_cache_model, folder=folder),
-                on_progress=lambda url, done: self._download_progress(spec, url, done, total(url)),
-            )
-
-        with MANAGER.session(spec, self.providers(device), locate, self._context.models.load_local_model) as session:
+        chosen = self.providers(device)
+        with MANAGER.session(spec, chosen, lambda: self._locate(spec), self._context.models.load_local_model) as session:
             yield session
 
-    def predictor(self, model: str, device: providers.Device = "auto", cloth_category: str = "all") -> inference.Predict:
-        """Model, device and cloth category -> a predict function that holds the model only while it predicts."""
+    def model(self, model: str, device: providers.Device = "auto", cloth_category: str = "all") -> tuple[inference.Predict, Hashable]:
+        """Model, device and cloth category -> (a predict function that holds the model only while it predicts,
+        a key naming the model file, device and options, under which its results may be cached)."""
         options = inference.predict_options(model, cloth_category)
+        path = self._locate(catalog.get(model))
+        stat = path.stat()
+        key = (model, str(path), stat.st_size, stat.st_mtime_ns, repr(self.providers(device)), repr(sorted(options.items())))
 
         def predict(image: Image.Image) -> Sequence[Image.Image]:
             with self.session(model, device) as session:
                 return inference.predictor(session, **options)(image)
 
-        return predict
+        return predict, key
 
     def _download_progress(self, spec: catalog.ModelSpec, url: str, done: int, total: int) -> None:
         """Show the model, its size and how much of it arrived; stop here if the user cancelled."""

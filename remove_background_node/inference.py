@@ -1,4 +1,8 @@
-"""How an image meets a model: its size on the way in, the cloth category, the mask's size on the way out.
+"""How an image meets a model: regions, its size on the way in, the cloth category, the mask's size on the way out.
+
+With regions (bounding boxes, e.g. from GroundingDINO), the model runs on each region's crop with a
+margin of context, and everything outside the regions is background: a small subject in a large
+picture is then what the model sees, not the picture's own main subject.
 
 rembg resizes the whole image to the model's input with LANCZOS and the mask back with LANCZOS,
 which costs more than u2netp's inference from about 2K up. Images at least SHRINK_MARGIN times the
@@ -19,9 +23,59 @@ from PIL import Image
 from .catalog import CLOTH_MODEL
 
 Predict = Callable[[Image.Image], Sequence[Image.Image]]  # RGB image -> one or more L masks of its size
+Box = tuple[int, int, int, int]  # x_min, y_min, x_max, y_max in pixels, max exclusive (InvokeAI's BoundingBoxField)
 
 SHRINK_MARGIN = 2  # keep the reduced image this many times the model input: rembg's LANCZOS still sees every pixel
 DEFAULT_SIDE = 1024  # when the model's input is dynamic, assume the largest input size in the catalog
+REGION_MARGIN = 0.1  # context around a region, as a fraction of its larger side ...
+MIN_REGION_MARGIN = 16  # ... and at least this many pixels
+
+
+def predict_mask(predict: Predict, image: Image.Image, regions: Sequence[Box] | None = None) -> np.ndarray:
+    """A model's predict, an RGB image and optional regions -> HxW uint8 mask: the model's masks united (and
+    NaN-free); with regions, the model runs on each united region's crop and outside them all is background."""
+    if regions is None:
+        return _united(predict(image))
+    mask = np.zeros((image.height, image.width), dtype=np.uint8)
+    for x0, y0, x1, y1 in unite(regions, image.size):
+        margin = max(MIN_REGION_MARGIN, int(REGION_MARGIN * max(x1 - x0, y1 - y0)))
+        cx0, cy0 = max(0, x0 - margin), max(0, y0 - margin)
+        cx1, cy1 = min(image.width, x1 + margin), min(image.height, y1 + margin)
+        crop = _united(predict(image.crop((cx0, cy0, cx1, cy1))))
+        inside = crop[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
+        np.maximum(mask[y0:y1, x0:x1], inside, out=mask[y0:y1, x0:x1])
+    return mask
+
+
+def _united(masks: Sequence[Image.Image]) -> np.ndarray:
+    """The model's masks for one picture (the cloth model gives three) -> one uint8 mask, their maximum."""
+    arrays = [np.asarray(m.convert("L") if m.mode != "L" else m) for m in masks]
+    out = np.array(arrays[0], dtype=np.uint8)  # a writable copy: PIL's arrays are read-only
+    for a in arrays[1:]:
+        np.maximum(out, a, out=out)
+    return out
+
+
+def unite(regions: Sequence[Box], size: tuple[int, int]) -> list[Box]:
+    """Regions and the image's (width, height) -> the regions clipped to the image, overlapping ones merged
+    into their common bounding box until none overlap, empty ones dropped."""
+    width, height = size
+    boxes = [(max(0, x0), max(0, y0), min(width, x1), min(height, y1)) for x0, y0, x1, y1 in regions]
+    boxes = [b for b in boxes if b[0] < b[2] and b[1] < b[3]]
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i], boxes[j]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                    boxes[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                    del boxes[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return sorted(boxes)
 
 
 def predict_options(model: str, cloth_category: str) -> dict[str, Any]:

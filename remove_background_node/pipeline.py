@@ -3,26 +3,33 @@
 The order of operations is ``STEPS`` below, and only there: the README's list is generated from
 it (tools/readme_sync.py) and the node's fields point to it. Each step is skipped at its default.
 The caller hands in the model's ``predict`` and a ``step`` callback that reports progress (and may
-raise to cancel) before each step.
+raise to cancel) before each step. Given a ``MaskCache`` and a key naming the model (file, device,
+options), the model's mask and the matte are kept, so a re-run that changes only the options after
+them starts from there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PIL import Image
 
-from . import compose, foreground, masks, matting
+from . import compose, foreground, inference, masks, matting
 from .image_modes import split_rgb_alpha
-from .inference import Predict
+from .inference import Box, Predict
+from .mask_cache import MaskCache, digest
 
 Step = Callable[..., None]  # (message, fraction done in 0..1 or None); may raise to cancel
+Warn = Callable[[str], None]  # something the user should know about this run (the host logs it and shows it)
 
 # (the options a step reads, what it does), in the order the pipeline applies them
 STEPS: tuple[tuple[str, str], ...] = (
-    ("model", "the model's mask (several masks, such as the cloth model's \"all\", are united)"),
+    ("model", "the model's mask (several masks, such as the cloth model's \"all\", are united); with "
+              "bounding_boxes, the model's mask inside the boxes and background outside"),
     ("post_process_mask", "smooths the mask and makes it hard"),
     ("alpha_matting", "re-solves the soft edge between the two thresholds"),
     ("mask_threshold", "makes the mask hard at that level"),
@@ -33,6 +40,8 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("refine_foreground", "re-estimates the colour of soft pixels from this final alpha (alpha matting does too)"),
     ("background_color", "puts the result over the colour (alpha 0: a plain cutout)"),
 )
+
+_log = logging.getLogger(__name__)  # outside InvokeAI; the node passes InvokeAI's logger through ``warn``
 
 FOREGROUND_THRESHOLD = 240
 BACKGROUND_THRESHOLD = 10
@@ -52,6 +61,7 @@ class Options:
     invert: bool = False
     background_color: tuple[int, int, int, int] = (0, 0, 0, 0)  # RGBA; a = 0 means none
     refine_foreground: bool = False
+    regions: tuple[Box, ...] | None = None  # bounding boxes to look in; None: the whole picture
 
 
 @dataclass(frozen=True)
@@ -66,32 +76,113 @@ def _no_step(message: str, fraction: float | None = None) -> None:
 
 
 def remove_background(
-    image: Image.Image, predict: Predict, options: Options = Options(), step: Step = _no_step
+    image: Image.Image,
+    predict: Predict,
+    options: Options = Options(),
+    step: Step = _no_step,
+    warn: Warn = _log.warning,
+    model_key: Hashable | None = None,
+    cache: MaskCache | None = None,
 ) -> Result:
-    """Any-mode PIL image, a model's predict and options -> cutout, mask and bounding box."""
+    """Any-mode PIL image, a model's predict, options, progress and warning callbacks, and optionally a key naming
+    the model with a cache for its results -> cutout, mask and bounding box."""
     rgb_image, own_alpha = split_rgb_alpha(image)
-
-    step("Finding the subject")
-    mask = masks.sanitize(masks.union([masks.to_array(m) for m in predict(rgb_image)]))
-
-    if options.post_process_mask:
-        step("Post-processing the mask")
-        mask = masks.post_process(mask)
-
     rgb = np.asarray(rgb_image)
-    matted = False
-    if options.alpha_matting:
-        step("Alpha matting")
-        tri = matting.trimap(
-            mask,
-            options.alpha_matting_foreground_threshold,
-            options.alpha_matting_background_threshold,
-            options.alpha_matting_erode_size,
-        )
-        if matting.has_both_regions(tri):
-            mask = matting.solve(rgb, tri, checkpoint=lambda done: step("Alpha matting", done))
-            matted = True
+    keyed = cache is not None and model_key is not None
+    key = ("model", digest(rgb), model_key, options.regions) if keyed else None
 
+    mask = cache.get(key) if keyed else None
+    if mask is None:
+        step("Finding the subject")
+        mask = inference.predict_mask(predict, rgb_image, options.regions)
+        if keyed:
+            mask = cache.put(key, mask)
+        if options.regions is not None and not inference.unite(options.regions, rgb_image.size):
+            warn("No bounding box lies inside the image, so nothing was kept (everything outside the boxes is background).")
+
+    matte_key = key + ("matte", options.post_process_mask, _matting_options(options)) if keyed else None
+    matte = cache.get(matte_key) if keyed and (options.post_process_mask or options.alpha_matting) else None
+    matted = matte is not None and options.alpha_matting
+    if matte is not None:
+        mask = matte
+    elif options.post_process_mask or options.alpha_matting:
+        if options.post_process_mask:
+            step("Post-processing the mask")
+            mask = masks.post_process(mask)
+        if options.alpha_matting:
+            tri = matting.trimap(mask, *_matting_options(options))
+            mask, matted = _matte(rgb, tri, mask, options.alpha_matting_erode_size, step, warn)
+        if keyed and (matted or not options.alpha_matting):
+            mask = cache.put(matte_key, mask)
+    return finish(rgb, mask, own_alpha, options, matted, step)
+
+
+def refine_cutout(
+    image: Image.Image,
+    mask_image: Image.Image,
+    trimap_image: Image.Image | None = None,
+    options: Options = Options(alpha_matting=True),
+    step: Step = _no_step,
+    warn: Warn = _log.warning,
+    cache: MaskCache | None = None,
+) -> Result:
+    """Any-mode PIL image, a mask from anywhere (white = subject), an optional trimap (255 sure subject, 0 sure
+    background, anything else unknown; it replaces the band built from the mask), the matting and compositing
+    options, callbacks and a cache -> cutout, mask and bounding box, by alpha matting on that mask."""
+    rgb_image, own_alpha = split_rgb_alpha(image)
+    rgb = np.asarray(rgb_image)
+    mask = _fit(masks.to_array(mask_image), rgb_image.size, "mask", warn)
+    given = _fit(masks.to_array(trimap_image), rgb_image.size, "trimap", warn) if trimap_image is not None else None
+    key = None
+    if cache is not None:
+        key = ("refine", digest(rgb), digest(mask), None if given is None else digest(given), _matting_options(options))
+        cached = cache.get(key)
+        if cached is not None:
+            return finish(rgb, cached, own_alpha, options, True, step)
+    if given is not None:
+        tri = np.where(given == 255, 255, np.where(given == 0, 0, matting.UNKNOWN)).astype(np.uint8)
+    else:
+        tri = matting.trimap(mask, *_matting_options(options))
+    alpha, matted = _matte(rgb, tri, mask, options.alpha_matting_erode_size, step, warn, given is not None)
+    if key is not None and matted:
+        alpha = cache.put(key, alpha)
+    return finish(rgb, alpha, own_alpha, options, matted, step)
+
+
+def _matting_options(options: Options) -> tuple[int, int, int]:
+    """Options -> (foreground threshold, background threshold, erode size): what a trimap is built from."""
+    return (
+        options.alpha_matting_foreground_threshold,
+        options.alpha_matting_background_threshold,
+        options.alpha_matting_erode_size,
+    )
+
+
+def _matte(
+    rgb: np.ndarray, tri: np.ndarray, mask: np.ndarray, erode_size: int, step: Step, warn: Warn, given: bool = False
+) -> tuple[np.ndarray, bool]:
+    """Image, trimap, the mask it came from, the erode size, callbacks -> (alpha, whether matting ran);
+    without both sure regions the mask is kept as it is and the user is told why."""
+    step("Alpha matting")
+    if not matting.has_both_regions(tri):
+        warn(matting.skipped_because(tri, erode_size, given))
+        return mask, False
+    return matting.solve(rgb, tri, checkpoint=lambda done: step("Alpha matting", done)), True
+
+
+def _fit(mask: np.ndarray, size: tuple[int, int], what: str, warn: Warn) -> np.ndarray:
+    """A mask, the image's (width, height), the input's name -> the mask at the image's size (resized, with a word)."""
+    if mask.shape[::-1] == size:
+        return mask
+    warn(f"The {what} is {mask.shape[1]}x{mask.shape[0]} but the image is {size[0]}x{size[1]}: it was resized to fit.")
+    return cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST if what == "trimap" else cv2.INTER_LINEAR)
+
+
+def finish(
+    rgb: np.ndarray, mask: np.ndarray, own_alpha: np.ndarray | None, options: Options, matted: bool, step: Step
+) -> Result:
+    """Image, the model's (or matting's) mask, the input's own alpha, options, whether matting ran and progress
+    -> the result: mask controls, the input's alpha, edge colours and compositing, in the order of STEPS."""
     if options.mask_threshold or options.mask_grow or options.mask_feather or options.invert:
         step("Adjusting the mask")
         mask = masks.threshold(mask, options.mask_threshold)

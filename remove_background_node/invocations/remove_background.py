@@ -5,10 +5,11 @@ version stays 1, so InvokeAI updates workflows saved with that node by itself.
 """
 # No `from __future__ import annotations`: InvokeAI reads invoke()'s return annotation as a class.
 
-from typing import Literal
+from typing import Literal, Optional
 
 from invokeai.invocation_api import (
     BaseInvocation,
+    BoundingBoxField,
     Classification,
     ColorField,
     ImageField,
@@ -21,6 +22,7 @@ from invokeai.invocation_api import (
 from pydantic import model_validator
 
 from .. import pipeline
+from ..mask_cache import MASKS
 from . import common
 from .common import Device, ModelName, RemoveBackgroundOutput
 
@@ -40,6 +42,12 @@ class RemoveBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
 
     # In the order a person works; the options apply in the order of pipeline.STEPS.
     image: ImageField = InputField(title="Image", description="The image to remove the background from")
+    bounding_boxes: Optional[list[BoundingBoxField]] = InputField(
+        default=None,
+        title="Bounding Boxes",
+        description="Optional regions to look in, e.g. from Grounding DINO: the model runs on each box (with a margin of "
+        "context) and everything outside the boxes is background. Overlapping boxes are united",
+    )
     model: ModelName = common.model()
     cloth_category: ClothCategory = InputField(
         default="all",
@@ -88,6 +96,8 @@ class RemoveBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
             invert=self.invert,
             background_color=self.background_color.tuple(),
             refine_foreground=self.refine_foreground,
+            regions=None if self.bounding_boxes is None else tuple(b.tuple() for b in self.bounding_boxes),
         )
-        result = pipeline.remove_background(image, host.predictor(self.model, self.device, self.cloth_category), options, host.step)
+        predict, model_key = host.model(self.model, self.device, self.cloth_category)
+        result = pipeline.remove_background(image, predict, options, host.step, host.warn, model_key, MASKS)
         return RemoveBackgroundOutput.build(*host.save(result), result.bbox)

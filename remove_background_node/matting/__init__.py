@@ -30,7 +30,7 @@ FULL_UNKNOWNS = 150_000  # above this many unknown pixels (~1400x1400 pictures),
 COARSE_UNKNOWNS = 600_000  # at most this many unknown pixels at the reduced size (factor 2 up to ~4800x4800)
 GUIDE_EPSILON = 1e-4  # regulariser of the coarse-to-fine linear colour model
 
-__all__ = ["UNKNOWN", "Checkpoint", "has_both_regions", "solve", "trimap"]
+__all__ = ["UNKNOWN", "Checkpoint", "has_both_regions", "skipped_because", "solve", "trimap"]
 
 
 def trimap(mask: np.ndarray, fg_threshold: int, bg_threshold: int, erode_size: int) -> np.ndarray:
@@ -53,6 +53,20 @@ def trimap(mask: np.ndarray, fg_threshold: int, bg_threshold: int, erode_size: i
 def has_both_regions(tri: np.ndarray) -> bool:
     """Trimap -> whether it holds sure subject and sure background, which the solver needs."""
     return bool((tri == 255).any() and (tri == 0).any())
+
+
+def skipped_because(tri: np.ndarray, erode_size: int, given: bool = False) -> str:
+    """A trimap without both sure regions, the erode size that made it and whether the user gave the trimap
+    -> why matting was skipped, for a person."""
+    missing = "sure subject (255)" if not (tri == 255).any() else "sure background (0)"
+    height, width = tri.shape
+    if given:
+        return f"Alpha matting skipped: the {width}x{height} trimap has no {missing}, so the mask is used as it is."
+    return (
+        f"Alpha matting skipped: with erode size {erode_size} the {width}x{height} mask has no {missing} left "
+        "for matting to start from, so the mask is used as it is. Lower the erode size, or move the "
+        "subject or background threshold so more of the mask counts as sure."
+    )
 
 
 def solve(rgb: np.ndarray, tri: np.ndarray, checkpoint: Checkpoint | None = None) -> np.ndarray:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Callable
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Any
 
@@ -20,6 +24,8 @@ ICHOL_SHIFTS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
 BLOCK_MIN_UNKNOWNS = 10_000  # below this, one block: the threads would cost more than they save
 ICHOL_BLOCKS = 2  # independent diagonal blocks, factored in parallel; fixed so results do not depend on the CPU
 WAIT_SECONDS = 0.25  # while blocks are factored, how often the checkpoint gets a chance to cancel
+
+_log = logging.getLogger(__name__)
 
 
 def band_solve(rgb: np.ndarray, tri: np.ndarray, unknown: np.ndarray, n: int, rtol: float, progress: Fraction) -> np.ndarray:
@@ -101,12 +107,53 @@ def _ichol_block(block: Any) -> Callable[[np.ndarray], np.ndarray]:
         # pymatting's default reserves 4 GB of address space per call; the fill here stays under ~40 a row
         max_nnz = 100 * block.shape[0] + 1000
         try:
-            # the block is symmetric, so pymatting reads its CSR arrays as CSC (a transposed view, no copy)
-            return ichol(block, discard_threshold=threshold, shifts=list(ICHOL_SHIFTS), max_nnz=max_nnz)
+            # the block is symmetric, so pymatting reads its CSR arrays as CSC (a transposed view, no copy);
+            # a shift that fails is expected now and then, and pymatting prints when it tries the next one
+            with _prints_to_debug_log():
+                return ichol(block, discard_threshold=threshold, shifts=list(ICHOL_SHIFTS), max_nnz=max_nnz)
         except ValueError as error:
             if "max_nnz" not in str(error):
                 raise
             threshold *= 10  # an unusually dense factor: drop more, never run out of memory
+
+
+class _ThreadRoutedStdout:
+    """Stands in for sys.stdout while factors are built: what those threads print goes to the debug log,
+    what every other thread prints goes where it always went."""
+
+    def __init__(self, original: Any):
+        self.original = original
+        self.quiet: set[int] = set()
+
+    def write(self, text: str) -> int:
+        if threading.get_ident() in self.quiet:
+            if text.strip():
+                _log.debug("pymatting: %s", text.strip())
+            return len(text)
+        return self.original.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.original, name)
+
+
+_routing_lock = threading.Lock()
+
+
+@contextmanager
+def _prints_to_debug_log() -> Iterator[None]:
+    """Within the block, what this thread prints goes to the debug log (InvokeAI's console stays clean)."""
+    with _routing_lock:
+        if not isinstance(sys.stdout, _ThreadRoutedStdout):
+            sys.stdout = _ThreadRoutedStdout(sys.stdout)
+        router = sys.stdout
+        router.quiet.add(threading.get_ident())
+    try:
+        yield
+    finally:
+        with _routing_lock:
+            router.quiet.discard(threading.get_ident())
+            if not router.quiet and sys.stdout is router:
+                sys.stdout = router.original
 
 
 def pcg(matrix: Any, rhs: np.ndarray, preconditioner: Callable[[np.ndarray], np.ndarray], rtol: float, progress: Fraction) -> np.ndarray:

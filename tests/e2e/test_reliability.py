@@ -83,3 +83,33 @@ def test_missing_image_fails_cleanly_and_the_next_run_succeeds(server):
     name = server.upload(Image.new("RGB", (32, 32), (10, 200, 10)))
     item = server.run({"rb": {"type": "remove_background", "image": {"image_name": name}, "model": "u2netp"}})
     assert item["status"] == "completed", item.get("error_traceback")
+
+
+@pytest.mark.parametrize(("foreground", "background"), [(0, 255), (100, 100), (10, 240)])
+def test_crossed_matting_thresholds_are_refused_at_enqueue_naming_both(server, foreground, background):
+    r = server.enqueue({"rb": {"type": "remove_background", "image": {"image_name": "x.png"}, "alpha_matting": True,
+                               "alpha_matting_foreground_threshold": foreground,
+                               "alpha_matting_background_threshold": background}})
+    assert r.status_code == 422, r.text[:500]
+    assert "alpha_matting_foreground_threshold" in r.text and "alpha_matting_background_threshold" in r.text
+
+
+def test_matting_with_no_sure_region_left_says_so_in_the_log_and_on_the_node(server):
+    name = server.upload(Image.new("RGB", (64, 48), (30, 160, 220)))
+    with server.events() as events:
+        item = server.run({"rb": {"type": "remove_background", "image": {"image_name": name}, "model": "u2netp",
+                                  "alpha_matting": True, "alpha_matting_erode_size": 1024}})
+        assert item["status"] == "completed", item.get("error_traceback")
+        shown = [m for m, _ in events.progress(item["item_id"]) if m.startswith("Alpha matting skipped")]
+    assert shown and "erode size 1024" in shown[0], events.progress(item["item_id"])
+    assert any("Alpha matting skipped" in line and "erode size 1024" in line for line in server.log().splitlines())
+
+
+def test_invokeais_model_cache_counts_the_default_models_session(server):
+    """The u2net session lives in InvokeAI's model cache, so its RAM budget sees it."""
+    name = server.upload(Image.new("RGB", (64, 48), (200, 40, 40)))
+    item = server.run({"rb": {"type": "remove_background", "image": {"image_name": name}}})  # the default, u2net
+    assert item["status"] == "completed", item.get("error_traceback")
+    stats = server.http.get(server.url + "/api/v2/models/stats", timeout=30).json()
+    sizes = {key: size for key, size in stats["loaded_model_sizes"].items() if "u2net.onnx" in key}
+    assert sizes and max(sizes.values()) >= 150e6, stats

@@ -89,3 +89,48 @@ def edge_error(rgb: np.ndarray, fg: np.ndarray, alpha: np.ndarray) -> float:
     """Colours, the true foreground and an alpha -> mean absolute colour error over the soft pixels (0..255)."""
     soft = (alpha > 0) & (alpha < 255)
     return float(np.abs(rgb[soft].astype(np.float32) - fg[soft]).mean())
+
+
+def known_matte(alpha: np.ndarray) -> np.ndarray:
+    """A model's soft alpha for a photo -> a matte with an opaque inside and a soft edge (models leave much of
+    the inside at 200..254, which would tint the whole subject)."""
+    return np.clip((alpha.astype(np.float32) - 10) * 255 / (190 - 10) + 0.5, 0, 255).astype(np.uint8)
+
+
+def known_foreground(photo: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """The photo where the matte is opaque, and the subject's colours carried smoothly outwards elsewhere: a
+    foreground whose true colour is known in every semi-transparent pixel (the photo's own edge pixels are
+    already mixed with its old background, so they cannot be it). float32 HxWx3 in 0..255."""
+    import cv2
+
+    solid = (alpha == 255).astype(np.float32)
+    out = photo.astype(np.float32)
+    mean = out[alpha == 255].mean(axis=0)
+    weight = cv2.blur(solid, (31, 31))[..., None]
+    spread = cv2.blur(out * solid[..., None], (31, 31)) / np.maximum(weight, 1e-6)
+    spread = np.where(weight > 1e-3, spread, mean)
+    return np.where(solid[..., None] > 0, out, spread)
+
+
+def subject_over_photo(
+    subject: Image.Image, matte: np.ndarray, photo: Image.Image, size: tuple[int, int],
+    subject_size: tuple[int, int], at: tuple[int, int],
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
+    """A subject picture with its known matte (uint8), a photograph, the scene's (width, height), the subject's
+    (width, height) in it and its top-left corner -> (HxWx3 uint8 scene, HxW uint8 true alpha, the subject's box
+    x_min, y_min, x_max, y_max). The subject's colour in its soft edge is ``known_foreground``'s."""
+    import cv2
+
+    fg = known_foreground(np.asarray(subject.convert("RGB")), matte)
+    fg = cv2.resize(fg, subject_size, interpolation=cv2.INTER_AREA)
+    a = cv2.resize(matte.astype(np.float32) / 255.0, subject_size, interpolation=cv2.INTER_AREA)
+    background = np.asarray(photo.convert("RGB").resize(size, Image.Resampling.BICUBIC), dtype=np.float32)
+    x, y = at
+    w, h = subject_size
+    scene = background.copy()
+    alpha = np.zeros(size[::-1], dtype=np.float32)
+    alpha[y : y + h, x : x + w] = a
+    region = scene[y : y + h, x : x + w]
+    scene[y : y + h, x : x + w] = fg * a[..., None] + region * (1 - a[..., None])
+    truth = np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8)
+    return np.clip(scene + 0.5, 0, 255).astype(np.uint8), truth, (x, y, x + w, y + h)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
 import json
+import pkgutil
 from pathlib import Path
 from typing import Any
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "remove_background_node" / "workflows"
+NOT_INPUTS = {"id", "type", "is_intermediate", "use_cache"}  # a node's fields that are not inputs in the editor
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -50,3 +54,13 @@ def to_graph(workflow: dict[str, Any]) -> dict[str, Any]:
 def edges_of(graph: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """A graph from ``to_graph`` -> its edges as (source, field, destination, field) for Server.run."""
     return [(e["source"]["node_id"], e["source"]["field"], e["destination"]["node_id"], e["destination"]["field"]) for e in graph["edges"]]
+
+
+@functools.cache
+def load_core_nodes() -> None:
+    """Import every core InvokeAI node, so its registry holds them all, as in the server."""
+    import invokeai.app.invocations as core
+
+    for module in pkgutil.iter_modules(core.__path__):
+        if module.name != "load_custom_nodes":
+            importlib.import_module(f"invokeai.app.invocations.{module.name}")

@@ -10,15 +10,12 @@ field values, bounds and the type of every edge).
 from __future__ import annotations
 
 import copy
-import importlib
-import pkgutil
 
 import pytest
 
-from tests.harness.workflows import WORKFLOWS, invocation_nodes, load, to_graph
+from tests.harness.workflows import NOT_INPUTS, WORKFLOWS, invocation_nodes, load, load_core_nodes, to_graph
 
 FILES = sorted(WORKFLOWS.glob("*.json"))
-NOT_INPUTS = {"id", "type", "is_intermediate", "use_cache"}
 # Fields a person picks when opening the workflow; they must be exposed in the form.
 CHOSEN_BY_USER = {("main_model_loader", "model"), ("image", "image")}
 
@@ -26,22 +23,32 @@ CHOSEN_BY_USER = {("main_model_loader", "model"), ("image", "image")}
 @pytest.fixture(scope="module")
 def registry():
     """InvokeAI's invocation registry with every core node and this pack registered, as in the server."""
-    import invokeai.app.invocations as core
     from invokeai.app.invocations.baseinvocation import InvocationRegistry
 
-    for module in pkgutil.iter_modules(core.__path__):
-        if module.name != "load_custom_nodes":
-            importlib.import_module(f"invokeai.app.invocations.{module.name}")
+    load_core_nodes()
     return InvocationRegistry
 
 
-def test_there_are_the_three_examples():
+def test_there_are_the_examples():
     names = {p.name for p in FILES}
     assert names == {
         "product_shot_on_colour.json",
         "keep_subject_new_background_sd15.json",
         "crop_to_subject.json",
+        "cut_out_by_text.json",
+        "segment_anything_refined_edges.json",
     }
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_the_pack_nodes_are_in_step_with_their_templates(path):
+    """python -m tools.workflows brings them in step; a node change without it fails here."""
+    from tools import workflows
+
+    wf = load(path)
+    assert workflows.sync(copy.deepcopy(wf)) == wf
+    built = workflows.guided_examples().get(path.name)
+    assert built is None or workflows.sync(built) == wf
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)

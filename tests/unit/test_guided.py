@@ -1,0 +1,200 @@
+"""Guided cut-outs in the pipeline: regions, Refine Cutout on a mask or a trimap, and re-runs from the mask cache."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from remove_background_node import inference, pipeline
+from remove_background_node.mask_cache import MaskCache
+from tests.harness import fixtures, scenes
+
+
+@pytest.fixture(scope="module")
+def anime_matte() -> np.ndarray:
+    return scenes.known_matte(np.asarray(Image.open(fixtures.expected("u2net")).getchannel("A")))
+
+
+@pytest.fixture(scope="module")
+def subject_scene(anime_matte):
+    """anime-girl-1 with a known matte over a photograph (car-1, enlarged)."""
+    return scenes.subject_over_photo(
+        Image.open(fixtures.ANIME), anime_matte, Image.open(fixtures.REMBG / "car-1.jpg"), (1200, 900), (850, 601), (100, 150)
+    )
+
+
+def error(alpha, truth) -> float:
+    return float(np.abs(np.asarray(alpha, dtype=np.float64) - truth).mean())
+
+
+# regions
+
+
+def test_overlapping_regions_are_united_and_clipped_to_the_image():
+    boxes = [(10, 10, 50, 50), (40, 40, 90, 70), (200, 5, 260, 30), (-20, 90, 5, 140), (300, 300, 320, 320)]
+    assert inference.unite(boxes, (250, 120)) == [(0, 90, 5, 120), (10, 10, 90, 70), (200, 5, 250, 30)]
+
+
+def test_the_model_sees_each_region_with_a_margin_and_outside_is_background():
+    image = Image.new("RGB", (400, 300), (90, 90, 90))
+    seen: list[tuple[int, int]] = []
+
+    def everything(crop: Image.Image):
+        seen.append(crop.size)
+        return [Image.new("L", crop.size, 200)]
+
+    mask = inference.predict_mask(everything, image, [(100, 100, 140, 150), (120, 130, 160, 170), (300, 20, 330, 40)])
+    assert sorted(seen) == sorted([(60 + 2 * 16, 70 + 2 * 16), (30 + 2 * 16, 20 + 2 * 16)]), "two united regions, two crops"
+    inside = np.zeros(mask.shape, bool)
+    inside[100:170, 100:160] = inside[20:40, 300:330] = True
+    assert (mask[inside] == 200).all() and not mask[~inside].any()
+    assert not inference.predict_mask(everything, image, []).any(), "no region: nothing is subject"
+
+
+def test_a_region_around_a_small_subject_in_a_photograph_finds_it(anime_matte, u2net_file):
+    from remove_background_node import catalog
+    from remove_background_node.sessions import create_rembg_session
+
+    rgb, truth, (x0, y0, x1, y1) = scenes.subject_over_photo(
+        Image.open(fixtures.ANIME), anime_matte, Image.open(fixtures.REMBG / "car-1.jpg"), (3000, 2000), (425, 300), (2300, 250)
+    )
+    predict = inference.predictor(create_rembg_session(catalog.get("u2net"), u2net_file, ["CPUExecutionProvider"]))
+    whole = pipeline.remove_background(Image.fromarray(rgb), predict)
+    boxed = pipeline.remove_background(
+        Image.fromarray(rgb), predict, pipeline.Options(regions=((x0 - 20, y0 - 20, x1 + 20, y1 + 20),))
+    )
+    assert error(whole.mask, truth) > 20, "the photograph's own subject misleads the model"
+    assert error(boxed.mask, truth) <= 2.0
+
+
+# Refine Cutout
+
+
+def test_refine_cutout_from_a_hard_mask_with_slack(subject_scene):
+    rgb, truth, _ = subject_scene
+    slack = cv2.dilate(np.where(truth >= 128, 255, 0).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9)))
+    options = pipeline.Options(alpha_matting=True, alpha_matting_erode_size=15)
+    result = pipeline.refine_cutout(Image.fromarray(rgb), Image.fromarray(slack), None, options)
+    assert error(result.mask, truth) <= 0.5 * error(slack, truth), (error(slack, truth), error(result.mask, truth))
+
+
+def test_refine_cutout_from_a_trimap_of_sure_regions(subject_scene):
+    rgb, truth, _ = subject_scene
+    tri = np.full(truth.shape, 128, np.uint8)
+    tri[cv2.erode((truth == 255).view(np.uint8), np.ones((3, 3), np.uint8)) > 0] = 255
+    tri[cv2.erode((truth == 0).view(np.uint8), np.ones((3, 3), np.uint8)) > 0] = 0
+    hard = Image.fromarray(np.where(truth >= 128, 255, 0).astype(np.uint8))
+    result = pipeline.refine_cutout(Image.fromarray(rgb), hard, Image.fromarray(tri))
+    assert error(result.mask, truth) <= 1.0
+
+
+def test_a_mask_of_another_size_is_fitted_to_the_image_with_a_word(subject_scene):
+    rgb, truth, _ = subject_scene
+    said: list[str] = []
+    small = Image.fromarray(np.where(truth >= 128, 255, 0).astype(np.uint8)).resize((600, 450))
+    result = pipeline.refine_cutout(Image.fromarray(rgb), small, warn=said.append)
+    assert result.mask.size == (1200, 900) and "resized" in said[0]
+
+
+def test_the_factorisation_never_prints_to_the_console(subject_scene, capfd, caplog):
+    """A wide band over flat photo regions makes the first ichol shift fail; pymatting prints when it
+    retries. That goes to the debug log; what other threads print still reaches the console."""
+    caplog.set_level(logging.DEBUG, logger="remove_background_node.matting.solver")
+    rgb, truth, _ = subject_scene
+    slack = np.where(truth >= 128, 255, 0).astype(np.uint8)
+    options = pipeline.Options(alpha_matting=True, alpha_matting_erode_size=25)
+    other = threading.Thread(target=lambda: [print("other thread") for _ in range(200)])
+    other.start()
+    pipeline.refine_cutout(Image.fromarray(rgb), Image.fromarray(slack), None, options)
+    other.join()
+    printed = capfd.readouterr().out
+    assert "PERFORMANCE WARNING" not in printed and "Cholesky" not in printed
+    assert printed.count("other thread") == 200
+    assert any("Cholesky" in r.getMessage() for r in caplog.records), "the retry happened, at debug level"
+
+
+# re-runs from the cache
+
+
+def model_of(mask: np.ndarray, calls: list[int]):
+    def predict(image: Image.Image):
+        calls.append(1)
+        return [Image.fromarray(mask)]
+
+    return predict
+
+
+@pytest.mark.parametrize(
+    "tweak",
+    [{"mask_grow": 6}, {"mask_feather": 4.0}, {"mask_threshold": 100}, {"invert": True},
+     {"background_color": (0, 255, 0, 255)}, {"refine_foreground": True}],
+    ids=lambda d: next(iter(d)),
+)
+def test_a_rerun_changing_later_options_skips_model_and_matting_and_equals_a_cold_run(subject_scene, tweak):
+    rgb, truth, _ = subject_scene
+    image = Image.fromarray(rgb)
+    model_mask = np.where(truth >= 128, 255, 0).astype(np.uint8)
+    base = pipeline.Options(alpha_matting=True, alpha_matting_erode_size=6)
+    cache, calls = MaskCache(budget=2**30), []
+    pipeline.remove_background(image, model_of(model_mask, calls), base, model_key="m", cache=cache)
+    steps: list[str] = []
+    tweaked = pipeline.Options(**{**base.__dict__, **tweak})
+    warm = pipeline.remove_background(image, model_of(model_mask, calls), tweaked, lambda m, f=None: steps.append(m),
+                                      model_key="m", cache=cache)
+    assert len(calls) == 1 and "Finding the subject" not in steps and "Alpha matting" not in steps
+    cold = pipeline.remove_background(image, model_of(model_mask, []), tweaked)
+    np.testing.assert_array_equal(np.asarray(warm.mask), np.asarray(cold.mask))
+    np.testing.assert_array_equal(np.asarray(warm.cutout), np.asarray(cold.cutout))
+    assert warm.bbox == cold.bbox
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [({}, {"model_key": "other model or file or device"}),
+     ({}, {"regions": ((0, 0, 600, 450),)}),
+     ({}, {"alpha_matting_erode_size": 9}),
+     ({}, {"alpha_matting_foreground_threshold": 200}),
+     ({}, {"post_process_mask": True}),
+     ({}, {"image": "another picture"})],
+    ids=["model", "regions", "erode", "threshold", "post_process", "image"],
+)
+def test_what_comes_before_the_cache_invalidates_it(subject_scene, first, second):
+    rgb, truth, _ = subject_scene
+    model_mask = np.where(truth >= 128, 255, 0).astype(np.uint8)
+    cache, calls = MaskCache(budget=2**30), []
+
+    def run(changes: dict):
+        changes = dict(changes)
+        key = changes.pop("model_key", "m")
+        picture = rgb if changes.pop("image", None) is None else np.ascontiguousarray(rgb[::-1])
+        options = pipeline.Options(**{**pipeline.Options(alpha_matting=True, alpha_matting_erode_size=6).__dict__, **changes})
+        steps: list[str] = []
+        pipeline.remove_background(Image.fromarray(picture), model_of(model_mask, calls), options,
+                                   lambda m, f=None: steps.append(m), model_key=key, cache=cache)
+        return steps
+
+    run(first)
+    steps = run(second)
+    assert "Alpha matting" in steps, "the matte is computed again"
+    if set(second) & {"model_key", "regions", "image"}:
+        assert len(calls) == 2 and "Finding the subject" in steps
+    else:
+        assert len(calls) == 1, "the model's mask is still good"
+
+
+def test_the_cache_is_bounded_by_entries_and_bytes():
+    cache = MaskCache(budget=3 * 100, max_entries=5)
+    for i in range(10):
+        cache.put(i, np.zeros(100, np.uint8))
+    assert len(cache) == 3 and cache.get(0) is None and cache.get(9) is not None
+    cache = MaskCache(budget=10**6, max_entries=5)
+    for i in range(10):
+        cache.put(i, np.zeros(100, np.uint8))
+    assert len(cache) == 5
+    stored = cache.get(9)
+    assert stored is not None and not stored.flags.writeable
