@@ -8,19 +8,18 @@ pixels are already pure foreground, transparent ones are dropped by the cutout.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
+
+from . import workers
 
 # Blur fusion's two passes use boxes of these sizes; a pixel's result depends on pixels up to
 # _REACH away, so tiles padded by _REACH give exactly the whole-image result.
 _FUSION_WIDE, _FUSION_NARROW = 91, 7
 _REACH = _FUSION_WIDE // 2 + _FUSION_NARROW // 2 + 1
 _TILE = 512
-_WORKERS = min(4, os.cpu_count() or 1)  # tiles worked on at once; more than a few only adds float temporaries
 
 
 def estimate(rgb: np.ndarray, alpha: np.ndarray, progress: Callable[[float], None] | None = None) -> np.ndarray:
@@ -47,10 +46,9 @@ def estimate(rgb: np.ndarray, alpha: np.ndarray, progress: Callable[[float], Non
     # GIL, so tiles run side by side; each tile's result does not depend on the others.
     starts = [(y0, x0) for y0 in range(0, h, _TILE) for x0 in range(0, w, _TILE)
               if soft[y0 : y0 + _TILE, x0 : x0 + _TILE].any()]
-    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
-        for done, _ in enumerate(pool.map(tile, starts), start=1):
-            if progress is not None:
-                progress(done / len(starts))  # from the calling thread; raising leaves the pool to finish its tiles
+    for done, _ in enumerate(workers.pool().map(tile, starts), start=1):
+        if progress is not None:
+            progress(done / len(starts))  # from the calling thread; raising leaves the workers to finish their tiles
     return out
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import workers
 from .laplacian import band_system
 from .progress import Fraction
 
@@ -36,10 +37,10 @@ def band_solve(rgb: np.ndarray, tri: np.ndarray, unknown: np.ndarray, n: int, rt
         return np.zeros(n)
     blocks = Blocks(matrix)
     del matrix  # the blocks hold all of it; keeping both would double the band's largest arrays
-    # one worker per block: pymatting's ichol, its triangular solves and scipy's products release the GIL
-    with ThreadPoolExecutor(max_workers=ICHOL_BLOCKS) as pool:
-        preconditioner = block_ichol(blocks, pool, progress.part(0.1, 0.5))
-        return pcg(lambda x: blocks.dot(x, pool), rhs, preconditioner, rtol, progress.part(0.5, 1.0))
+    # a worker per block: pymatting's ichol, its triangular solves and scipy's products release the GIL
+    pool = workers.pool()
+    preconditioner = block_ichol(blocks, pool, progress.part(0.1, 0.5))
+    return pcg(lambda x: blocks.dot(x, pool), rhs, preconditioner, rtol, progress.part(0.5, 1.0))
 
 
 class Blocks:
@@ -81,7 +82,8 @@ def block_ichol(blocks: Blocks, pool: ThreadPoolExecutor, progress: Fraction) ->
     except BaseException:
         for future in futures:
             future.cancel()
-        raise  # the caller's ``with`` joins a block still being factored (a fraction of a second)
+        wait(futures)  # a block still being factored finishes first (a fraction of a second): nothing runs on
+        raise
     factors = [future.result() for future in futures]
     spans = blocks.spans
 

@@ -9,7 +9,7 @@ import pytest
 from scipy.ndimage import binary_erosion
 
 from tests.harness.scenes import SCENES, composite, model_like_mask
-from remove_background_node import matting
+from remove_background_node import matting, workers
 from remove_background_node.matting import laplacian, solver, upsampling
 
 
@@ -171,14 +171,18 @@ def test_a_raising_checkpoint_stops_a_4k_solve_early() -> None:
         if len(seen) == 3:  # the first call is at 0; cancel once the solve is under way
             raise Cancelled
 
-    threads = threading.active_count()
+    def threads() -> set[int]:  # other than the pack's kept workers
+        return {t.ident for t in threading.enumerate() if not t.name.startswith(workers.NAME)}
+
+    before = threads()
     with pytest.raises(Cancelled):
         matting.solve(rgb, tri, checkpoint=checkpoint)
     assert len(seen) == 3  # nothing ran on to call it again
     # the calls come at fixed points of the work, not on a clock: the third is while the band's
     # factor is built, on any machine
     assert seen[-1] < 0.5
-    assert threading.active_count() == threads  # the factorisation threads are gone
+    assert threads() == before, "no thread of its own was started or left behind"
+    assert workers.pool()._work_queue.empty(), "and no factorisation was left queued"
 
 
 def test_a_read_only_picture_is_accepted(scene) -> None:

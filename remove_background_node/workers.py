@@ -1,0 +1,28 @@
+"""The pack's worker threads: one pool, started on first use and kept for the life of the process."""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+WORKERS = max(2, min(4, os.cpu_count() or 1))  # matting's two factor blocks need two; more only adds temporaries
+NAME = "remove-background"
+
+_pool: ThreadPoolExecutor | None = None
+_lock = threading.Lock()
+
+
+def pool() -> ThreadPoolExecutor:
+    """-> the shared pool that edge-colour tiles and matting's factor blocks run on.
+
+    Not a pool per call: InvokeAI's process already has glibc's maximum of malloc arenas (8 per
+    core), so every new thread is attached to an arena other threads use, and the multi-MB
+    temporaries each call freed stayed resident in whichever arena that was: the server's memory
+    crept up with every matting or refine call and did not level off. Kept threads keep their arenas.
+    """
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix=NAME)
+        return _pool
