@@ -1,7 +1,8 @@
 """Install the pack's dependencies into an InvokeAI environment without changing anything InvokeAI has.
 
-Run it with InvokeAI's own Python:  <invokeai python> tools/install_deps.py [--host] [--test]
-  --host  first install InvokeAI itself (the version pinned in pyproject.toml), for a fresh venv
+Run it with InvokeAI's own Python:  <invokeai python> tools/install_deps.py [--host [GROUP]] [--test]
+  --host  first install InvokeAI itself, for a fresh venv: the version pinned in pyproject.toml's
+          "host" group (the newest supported), or in another group such as "oldest-host"
   --test  also install the test tools
 
 Every package already installed is pinned to its current version with a constraints file, so pip
@@ -81,11 +82,11 @@ def verify(before: dict[str, str]) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--host", action="store_true", help="install InvokeAI first (fresh venv only)")
+    parser.add_argument("--host", nargs="?", const="host", help="install InvokeAI first (fresh venv only), from this group")
     parser.add_argument("--test", action="store_true", help="also install the test tools")
     args = parser.parse_args()
     if args.host:
-        _pip("install", *requirements("host"))
+        _pip("install", *requirements(args.host))
     before = freeze()
     install(requirements("", *(["test"] if args.test else [])), before)
     problems = verify(before)

@@ -96,7 +96,7 @@ class RemoveBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
             invert=self.invert,
             background_color=self.background_color.tuple(),
             refine_foreground=self.refine_foreground,
-            regions=None if self.bounding_boxes is None else tuple(b.tuple() for b in self.bounding_boxes),
+            regions=None if self.bounding_boxes is None else tuple((b.x_min, b.y_min, b.x_max, b.y_max) for b in self.bounding_boxes),
         )
         predict, model_key = host.model(self.model, self.device, self.cloth_category)
         result = pipeline.remove_background(image, predict, options, host.step, host.warn, model_key, MASKS)

@@ -24,7 +24,7 @@ def test_cancel_during_alpha_matting_saves_nothing_and_frees_the_queue(server):
         r = server.enqueue({"rb": {"type": "remove_background", "image": {"image_name": name}, "model": "u2netp",
                                    "alpha_matting": True, "alpha_matting_erode_size": 4}})
         assert r.status_code == 200, r.text
-        item_id = r.json()["item_ids"][0]
+        item_id = server.item_id(r)
         # under way: the matting reported progress past its start, so the solve is running
         events.wait_for(lambda n, d: n == "invocation_progress" and d.get("item_id") == item_id
                         and d["message"] == "Alpha matting" and (d.get("percentage") or 0) > 0)

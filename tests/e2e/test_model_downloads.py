@@ -3,7 +3,7 @@
 The headless server tests share one server (a start costs ~20 s) and run in file order: the
 u2netp story (missing -> corrupt -> good -> cached) and then a restart on the same root without
 private URLs allowed. Each failure mode of the mirror uses its own model name, so no state leaks
-between them; the session manager in the server caches a model once it loaded, which is why the
+between them; InvokeAI's model cache keeps a model once it loaded, which is why the
 cache-across-restart check starts a new server process.
 """
 
@@ -22,6 +22,8 @@ from tests.harness.mirror import Mirror
 U2NETP = catalog.get("u2netp")
 IMAGE = Image.new("RGB", (64, 48), (200, 30, 30))
 STALL_SECONDS = 15
+
+pytestmark = pytest.mark.invokeai("6.13.0", feature="allow_private_download_urls")
 
 
 @pytest.fixture(scope="module")

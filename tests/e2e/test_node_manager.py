@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
 from PIL import Image
 
 from tests.harness import weights
 from tests.harness.server import REPO, Server
+
+pytestmark = pytest.mark.invokeai("6.13.0", feature="Node Manager")
 
 
 def test_node_manager_install_from_git_registers_the_node_and_its_workflows(tmp_path):

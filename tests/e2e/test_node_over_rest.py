@@ -48,6 +48,7 @@ def test_reproduces_rembgs_expected_result_through_the_server(server, model):
     assert server.dto(out["image"]["image_name"])["image_category"] == "general"
 
 
+@pytest.mark.invokeai("5.6.0", feature="alpha in Paste Image")
 def test_old_node_field_set_runs_and_chains_into_core_paste(server, rembg_fixtures):
     """A node saved by the older community node (same type, its exact fields, matting and
     post-processing on) runs unchanged; its cutout pasted over blank green stays green where alpha is 0."""

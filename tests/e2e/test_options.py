@@ -167,6 +167,7 @@ def test_bounding_box_holds_what_is_visible_and_ignores_faint_specks(runs):
     assert area(box_of(mask, 1)) > 1.5 * area(box_of(mask, 8)), "the specks this is about are there"
 
 
+@pytest.mark.invokeai("5.6.0", feature="Crop Image to Bounding Box")
 def test_bounding_box_chains_into_core_crop(runs):
     item = runs.server.run(
         {
@@ -240,6 +241,7 @@ def test_cloth_category_is_ignored_by_other_models(runs):
     assert (upper == base).all()
 
 
+@pytest.mark.invokeai("5.6.0", feature="Crop Image to Bounding Box")
 @pytest.mark.parametrize("name", ["product_shot_on_colour.json", "crop_to_subject.json"])
 def test_example_workflows_run(runs, name):
     """The examples that need no diffusion model run as shipped, with u2netp and the sample picked."""

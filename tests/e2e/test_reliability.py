@@ -105,6 +105,7 @@ def test_matting_with_no_sure_region_left_says_so_in_the_log_and_on_the_node(ser
     assert any("Alpha matting skipped" in line and "erode size 1024" in line for line in server.log().splitlines())
 
 
+@pytest.mark.invokeai("5.10.0", feature="sizes for onnxruntime sessions in its model cache")
 def test_invokeais_model_cache_counts_the_default_models_session(server):
     """The u2net session lives in InvokeAI's model cache, so its RAM budget sees it."""
     name = server.upload(Image.new("RGB", (64, 48), (200, 40, 40)))

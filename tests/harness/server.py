@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -21,6 +22,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[2]
 PACK = REPO / "remove_background_node"
 QUEUE = "/api/v1/queue/default"
+_PORT = re.compile(r"running on http://127\.0\.0\.1:(\d+)")
 DONE = {"completed", "failed", "canceled"}
 
 
@@ -58,6 +60,8 @@ class Server:
         self.http.trust_env = False  # loopback only, never through a proxy
 
     def start(self, timeout: float = 300) -> "Server":
+        """Start the server and wait until it answers (on the port it took: InvokeAI moves to the next free
+        one if another process took ours in the meantime)."""
         self.root.mkdir(parents=True, exist_ok=True)
         if self._with_pack:
             install_pack(self.root)
@@ -72,12 +76,16 @@ class Server:
                 raise RuntimeError(
                     f"invokeai-web exited with {self._proc.returncode}; the end of {self.log_path}:\n{self.log()[-4000:]}"
                 )
+            moved = _PORT.search(self.log())
+            if moved and int(moved.group(1)) != self.port:
+                self.port = int(moved.group(1))
+                self.url = f"http://127.0.0.1:{self.port}"
             try:
                 if self.http.get(self.url + "/api/v1/app/version", timeout=2).ok:
                     return self
             except requests.ConnectionError:
                 pass
-            time.sleep(0.5)
+            time.sleep(0.5)  # polling the server's own answer; nothing here depends on how long it takes
         self.stop()
         raise TimeoutError(f"invokeai-web did not answer within {timeout} s; the end of {self.log_path}:\n{self.log()[-4000:]}")
 
@@ -138,7 +146,32 @@ class Server:
         r = self.enqueue(nodes, edges)
         if r.status_code != 200:
             raise RuntimeError(f"enqueue refused with HTTP {r.status_code}: {r.text[:2000]}")
-        return self.wait(r.json()["item_ids"][0], timeout)
+        return self.wait(self.item_id(r), timeout)
+
+    def item_id(self, enqueued: requests.Response) -> int:
+        """The answer of enqueue_batch -> the id of its (first) queue item.
+
+        InvokeAI 6 answers with item_ids; 5.x does not, so its queue is listed (GET /list, pages
+        ordered by priority, then item id) and the batch's item found by batch_id.
+        """
+        answer = enqueued.json()
+        if answer.get("item_ids"):
+            return answer["item_ids"][0]
+        batch_id = answer["batch"]["batch_id"]
+        params: dict[str, Any] = {"limit": 1000}
+        while True:
+            page = self.http.get(f"{self.url}{QUEUE}/list", params=params, timeout=30).json()
+            ids = [i["item_id"] for i in page["items"] if i["batch_id"] == batch_id]
+            if ids:
+                return min(ids)
+            if not page["has_more"] or not page["items"]:
+                raise LookupError(f"no queue item for batch {batch_id}")
+            last = page["items"][-1]
+            params = {"limit": 1000, "cursor": last["item_id"], "priority": last["priority"]}
+
+    def version(self) -> str:
+        """-> the server's InvokeAI version."""
+        return self.http.get(self.url + "/api/v1/app/version", timeout=30).json()["version"]
 
     def events(self) -> "Events":
         """-> a live recording of the queue's socket.io events (use as a context manager)."""

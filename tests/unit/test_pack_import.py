@@ -32,3 +32,19 @@ def test_loading_the_pack_imports_nothing_heavy():
     assert heavy == []
     assert "scipy.ndimage" not in report["new"]
     print(f"pack load took {report['seconds'] * 1000:.1f} ms and imported {len(report['new'])} new modules")
+
+
+def test_an_invokeai_older_than_supported_gets_a_clear_line_and_no_nodes():
+    """On InvokeAI 4.x the node ran but failed every run (no signal_progress); the pack says what it needs instead."""
+    probe = f"""
+import invokeai.version
+invokeai.version.__version__ = "4.2.9"
+from importlib.util import module_from_spec, spec_from_file_location
+spec = spec_from_file_location("remove_background_node", {str(PACK / "__init__.py")!r})
+module = module_from_spec(spec)
+spec.loader.exec_module(module)
+print("nodes:", module.__all__)
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert "nodes: []" in done.stdout
+    assert "needs InvokeAI 5.0.0 or later" in done.stdout + done.stderr and "4.2.9" in done.stdout + done.stderr
