@@ -22,6 +22,6 @@ if _release(_invokeai_version) < OLDEST_INVOKEAI:
     )
     __all__: list[str] = []
 else:
-    from .invocations import RefineCutoutInvocation, RemoveBackgroundInvocation, RemoveBackgroundOutput
+    from .invocations import VIDEO_NODES, RefineCutoutInvocation, RemoveBackgroundInvocation, RemoveBackgroundOutput
 
-    __all__ = ["RefineCutoutInvocation", "RemoveBackgroundInvocation", "RemoveBackgroundOutput"]
+    __all__ = ["VIDEO_NODES", "RefineCutoutInvocation", "RemoveBackgroundInvocation", "RemoveBackgroundOutput"]

@@ -37,6 +37,11 @@ def over_colour(rgb: np.ndarray, alpha: np.ndarray, color: tuple[int, int, int, 
     return Image.fromarray(out)  # uint8 HxWx4: mode RGBA
 
 
+def over_opaque_colour(rgb: np.ndarray, alpha: np.ndarray, color: tuple[int, int, int]) -> np.ndarray:
+    """HxWx3 foreground, HxW alpha and an RGB colour -> HxWx3 uint8 of the subject over that colour (a video frame)."""
+    return np.asarray(over_colour(rgb, alpha, (*color, 255)))[..., :3]
+
+
 def composite(rgb: np.ndarray, alpha: np.ndarray, color: tuple[int, int, int, int]) -> Image.Image:
     """Foreground, final alpha and the background colour -> the node's image: a cutout when the colour's alpha is 0."""
     return cutout(rgb, alpha) if color[3] == 0 else over_colour(rgb, alpha, color)

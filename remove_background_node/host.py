@@ -142,6 +142,39 @@ class Host:
         fraction = min(done / (total or spec.size_mb * 1e6), 0.99)  # the estimate must never claim 100 %
         self.step(f"Downloading model {spec.name} ({size}) from {url}", fraction)
 
+    # Videos (InvokeAI 6.14 and later)
+
+    def video_path(self, video: Any) -> Path:
+        """The node's video input -> the file on disk."""
+        path = Path(self._context.videos.get_path(video.video_name))
+        if not path.is_file():
+            raise ValueError(
+                f"The video {video.video_name} is not in InvokeAI's gallery (it may have been deleted). "
+                f"Connect an existing video to the {self._node} node's video input."
+            )
+        return path
+
+    def probe(self, path: Path) -> tuple[int, int, float, int]:
+        """A video file -> (width, height, fps, number of frames), as InvokeAI's own decoder reads them."""
+        from invokeai.app.util.video_thumbnails import decoder_frame_count, probe_video
+
+        width, height, duration, fps = probe_video(path)
+        if not fps:
+            raise ValueError(f"The video {path.name} does not say its frame rate, so its frames cannot be timed.")
+        if width % 2 or height % 2:
+            raise ValueError(f"The video is {width}x{height}; H.264 needs an even width and height. Crop or resize it first.")
+        return width, height, fps, decoder_frame_count(path) or round(duration * fps)
+
+    def frames(self, path: Path) -> Iterator[Any]:
+        """A video file -> its frames (HxWx3 uint8 RGB), decoded one at a time by InvokeAI's bounded decoder."""
+        from invokeai.app.util.video_thumbnails import iter_video_frames
+
+        return iter_video_frames(path, is_canceled=self._context.util.is_canceled)
+
+    def save_video(self, path: Path, width: int, height: int, frames: int, fps: float) -> Any:
+        """A finished MP4 (moved into InvokeAI's storage) and its size, frame count and fps -> its VideoDTO."""
+        return self._context.videos.save(source_path=path, width=width, height=height, duration=frames / fps, fps=fps)
+
     def save(self, result: Result) -> tuple[Any, Any]:
         """Pipeline result -> (cutout DTO, mask DTO); the mask goes into InvokeAI's mask category."""
         self.step("Saving")  # the last point to cancel: after it both images are written

@@ -32,6 +32,7 @@ STEPS: tuple[tuple[str, str], ...] = (
               "bounding_boxes, the model's mask inside the boxes and background outside"),
     ("post_process_mask", "smooths the mask and makes it hard"),
     ("alpha_matting", "re-solves the soft edge between the two thresholds"),
+    ("temporal_smoothing", "video only: steadies the mask with the frames before it, carried along with the subject"),
     ("mask_threshold", "makes the mask hard at that level"),
     ("mask_grow", "grows (+) or shrinks (-) the subject by that many pixels"),
     ("mask_feather", "fades the edge over that many pixels"),
@@ -87,6 +88,21 @@ def remove_background(
     """Any-mode PIL image, a model's predict, options, progress and warning callbacks, and optionally a key naming
     the model with a cache for its results -> cutout, mask and bounding box."""
     rgb_image, own_alpha = split_rgb_alpha(image)
+    mask, matted = subject_mask(rgb_image, predict, options, step, warn, model_key, cache)
+    return finish(np.asarray(rgb_image), mask, own_alpha, options, matted, step)
+
+
+def subject_mask(
+    rgb_image: Image.Image,
+    predict: Predict,
+    options: Options = Options(),
+    step: Step = _no_step,
+    warn: Warn = _log.warning,
+    model_key: Hashable | None = None,
+    cache: MaskCache | None = None,
+) -> tuple[np.ndarray, bool]:
+    """An RGB PIL image, a model's predict, options, callbacks and optionally a model key with a cache -> (the mask
+    of the first STEPS: the model's, post-processed, matted; whether matting ran)."""
     rgb = np.asarray(rgb_image)
     keyed = cache is not None and model_key is not None
     key = ("model", digest(rgb), model_key, options.regions) if keyed else None
@@ -114,7 +130,7 @@ def remove_background(
             mask, matted = _matte(rgb, tri, mask, options.alpha_matting_erode_size, step, warn)
         if keyed and (matted or not options.alpha_matting):
             mask = cache.put(matte_key, mask)
-    return finish(rgb, mask, own_alpha, options, matted, step)
+    return mask, matted
 
 
 def refine_cutout(
@@ -178,25 +194,48 @@ def _fit(mask: np.ndarray, size: tuple[int, int], what: str, warn: Warn) -> np.n
     return cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST if what == "trimap" else cv2.INTER_LINEAR)
 
 
+def adjusts(options: Options) -> bool:
+    """Options -> whether any mask control (threshold, grow, feather, invert) is set."""
+    return bool(options.mask_threshold or options.mask_grow or options.mask_feather or options.invert)
+
+
+def adjust(mask: np.ndarray, options: Options) -> np.ndarray:
+    """A mask and options -> the mask after the mask controls, in the order of STEPS."""
+    mask = masks.threshold(mask, options.mask_threshold)
+    mask = masks.grow(mask, options.mask_grow)
+    mask = masks.feather(mask, options.mask_feather)
+    return masks.invert(mask) if options.invert else mask
+
+
+def colours_need_estimating(options: Options, matted: bool) -> bool:
+    """Options and whether matting ran -> whether the soft pixels' colours are re-estimated (STEPS: refine_foreground).
+
+    Matting's soft edge mixes in the old background's colour, so it gets the subject's own colour too; not
+    when inverted (the kept side is then the background, whose colours are its own)."""
+    return options.refine_foreground or (matted and not options.invert)
+
+
+def video_frame(rgb: np.ndarray, mask: np.ndarray, matted: bool, options: Options) -> tuple[np.ndarray, np.ndarray]:
+    """A video frame (HxWx3 uint8), its steadied mask, whether matting made it and the options -> (the frame over
+    the background colour, opaque: a video has no alpha; the final matte) by the same steps as a picture's."""
+    final = adjust(mask, options) if adjusts(options) else mask
+    colours = foreground.estimate(rgb, final) if colours_need_estimating(options, matted) else rgb
+    return compose.over_opaque_colour(colours, final, options.background_color[:3]), final
+
+
 def finish(
     rgb: np.ndarray, mask: np.ndarray, own_alpha: np.ndarray | None, options: Options, matted: bool, step: Step
 ) -> Result:
     """Image, the model's (or matting's) mask, the input's own alpha, options, whether matting ran and progress
     -> the result: mask controls, the input's alpha, edge colours and compositing, in the order of STEPS."""
-    if options.mask_threshold or options.mask_grow or options.mask_feather or options.invert:
+    if adjusts(options):
         step("Adjusting the mask")
-        mask = masks.threshold(mask, options.mask_threshold)
-        mask = masks.grow(mask, options.mask_grow)
-        mask = masks.feather(mask, options.mask_feather)
-        if options.invert:
-            mask = masks.invert(mask)
+        mask = adjust(mask, options)
 
     # After invert: transparent input pixels have no colour to show, whichever side is kept.
     mask = masks.limit_to_alpha(mask, own_alpha)
 
-    # Matting's soft edge mixes in the old background's colour, so it gets the subject's own colour
-    # too; not when inverted (the kept side is then the background, whose colours are its own).
-    if options.refine_foreground or (matted and not options.invert):
+    if colours_need_estimating(options, matted):
         step("Refining edge colours")
         rgb = foreground.estimate(rgb, mask, lambda done: step("Refining edge colours", done))
 

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from remove_background_node import catalog, pipeline
+import numpy as np
+
+from remove_background_node import catalog, masks, pipeline
 from remove_background_node.inference import predictor
 from remove_background_node.sessions import create_rembg_session
-from tests.harness import fixtures, weights
+from tests.harness import fixtures, scenes, weights
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / ".readme"
@@ -55,12 +58,12 @@ def side_by_side(before: Image.Image, after: Image.Image, left: str, right: str,
     return out
 
 
-def with_box(result: pipeline.Result) -> Image.Image:
-    """A result -> its cutout over a checkerboard with the bounding box drawn in red."""
-    picture = shown(result.cutout)
-    if result.bbox:
-        x0, y0, x1, y1 = result.bbox
-        ImageDraw.Draw(picture).rectangle((x0, y0, x1 - 1, y1 - 1), outline=(230, 0, 0), width=4)
+def with_box(cutout: Image.Image, box: tuple[int, int, int, int] | None) -> Image.Image:
+    """A cutout and a box -> the cutout over a checkerboard with the box drawn in red."""
+    picture = shown(cutout)
+    if box:
+        x0, y0, x1, y1 = box
+        ImageDraw.Draw(picture).rectangle((x0, y0, x1 - 1, y1 - 1), outline=(230, 0, 0), width=6)
     return picture
 
 
@@ -110,14 +113,84 @@ def main() -> int:
             run(fringe_photo, background_color=white, refine_foreground=True).cutout.crop(head),
             "magenta fringe, over white", "+ refine_foreground",
         ),
-        "bounding_box": lambda: (with_box(base), with_box(hard), "bounding_box", "with mask_threshold=128"),
+        "bounding_box": lambda: (
+            with_box(base.cutout, masks.bounding_box(np.asarray(base.mask), visible=1)), with_box(base.cutout, base.bbox),
+            "around any alpha > 0", "bounding_box (alpha >= 8)",
+        ),
     }
     for name, make in pictures.items():
         before, after, left, right = make()
         path = OUT / f"option-{name}.png"
         side_by_side(before, after, left, right, args.width).save(path, optimize=True)
         print(path)
+    for name, (before, after, left, right) in guided_pictures().items():
+        path = OUT / f"{name}.png"
+        side_by_side(before, after, left, right, 2 * args.width).save(path, optimize=True)
+        print(path)
+    path = OUT / "video.png"
+    video_picture(predict, args.width).save(path, optimize=True)
+    print(path)
     return 0
+
+
+def video_picture(predict: Callable[[Image.Image], Any], width: int) -> Image.Image:
+    """u2netp and a known-matte clip -> a few frames with their matte and composite, as the video node makes them."""
+    import tempfile
+
+    from remove_background_node.video import temporal
+    from tests.harness import clips
+
+    with tempfile.TemporaryDirectory() as folder:
+        frames = clips.read(_clip(Path(folder) / "clip.mp4", clips))
+    options = pipeline.Options(background_color=(0, 255, 0, 255))
+    state, rows = temporal.State(), []
+    for index, frame in enumerate(frames):
+        mask, matted = pipeline.subject_mask(Image.fromarray(frame), predict, options)
+        composite, matte = pipeline.video_frame(frame, temporal.stabilise(frame, mask, state, 1.0), matted, options)
+        if index in (6, 20, 40):
+            rows.append([Image.fromarray(frame), Image.fromarray(matte), Image.fromarray(composite)])
+    h = round(frames.shape[1] * width / frames.shape[2])
+    out = Image.new("RGB", (3 * width + 8, len(rows) * (h + 4) + LABEL_H), "white")
+    draw = ImageDraw.Draw(out)
+    for i, caption in enumerate(("frame", "mask video (matte)", "video (over green)")):
+        draw.text((i * (width + 4) + 2, 2), caption, fill=(0, 0, 0))
+    for r, row in enumerate(rows):
+        for i, picture in enumerate(row):
+            out.paste(picture.convert("RGB").resize((width, h), Image.Resampling.LANCZOS), (i * (width + 4), LABEL_H + r * (h + 4)))
+    return out
+
+
+def _clip(path: Path, clips: Any) -> Path:
+    clips.write(clips.Clip(frames=48), path)
+    return path
+
+
+def guided_pictures() -> dict[str, tuple[Image.Image, Image.Image, str, str]]:
+    """-> the regions and Refine Cutout pictures: rembg's anime-girl-1 with a known matte in photographs, u2net."""
+    import cv2
+
+    matte = scenes.known_matte(np.asarray(Image.open(fixtures.expected("u2net")).getchannel("A")))
+    subject = Image.open(fixtures.ANIME)
+    rgb, _, (x0, y0, x1, y1) = scenes.subject_over_photo(
+        subject, matte, Image.open(fixtures.REMBG / "car-1.jpg"), (3000, 2000), (425, 300), (2300, 250)
+    )
+    predict = predictor(create_rembg_session(catalog.get("u2net"), weights.fetch("u2net"), ["CPUExecutionProvider"]))
+    box = (x0 - 20, y0 - 20, x1 + 20, y1 + 20)
+    whole = pipeline.remove_background(Image.fromarray(rgb), predict)
+    boxed = pipeline.remove_background(Image.fromarray(rgb), predict, pipeline.Options(regions=(box,)))
+    photo, _, _ = scenes.subject_over_photo(subject, matte, Image.open(fixtures.REMBG / "cloth-1.jpg"), (1100, 1000), (850, 601), (150, 300))
+    _, truth, _ = scenes.subject_over_photo(subject, matte, Image.open(fixtures.REMBG / "cloth-1.jpg"), (1100, 1000), (850, 601), (150, 300))
+    slack = cv2.dilate(np.where(truth >= 128, 255, 0).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9)))
+    hard = pipeline.remove_background(Image.fromarray(photo), lambda _: [Image.fromarray(slack)])
+    refined = pipeline.refine_cutout(
+        Image.fromarray(photo), Image.fromarray(slack), None,
+        pipeline.Options(alpha_matting=True, alpha_matting_erode_size=15, refine_foreground=True),
+    )
+    hair = (300, 300, 750, 560)
+    return {
+        "regions": (with_box(whole.cutout, box), with_box(boxed.cutout, box), "whole picture (u2net)", "bounding_boxes: the red box"),
+        "refine": (hard.cutout.crop(hair), refined.cutout.crop(hair), "a hard mask, 4 px too wide", "Refine Cutout, erode_size 15"),
+    }
 
 
 if __name__ == "__main__":

@@ -147,6 +147,23 @@ def guided_examples() -> dict[str, dict[str, Any]]:
             [("image", "image"), ("dino", "prompt"), ("rc", "erode_size")],
             "Segment Anything, refined edges",
         ),
+        "video_background.json": build(
+            "Remove Background: a video's background",
+            "A video's subject over green, and its matte as a second video, with a steady edge.",
+            "Pick a video. Remove Video Background runs the model on every frame and steadies the matte with the "
+            "frames before it (temporal smoothing), then writes the subject over the background colour and the "
+            "matte (white = subject) as two MP4s of the same size, frame rate and length. Use the matte as a track "
+            "matte in a video editor, or the green video for keying.",
+            "remove background, video, matte",
+            [
+                {"key": "video", "type": "video", "x": 0, "y": 0},
+                {"key": "rv", "type": "remove_background_video", "label": "Remove Video Background", "x": 350, "y": 0,
+                 "output": True},
+            ],
+            [("video", "video", "rv", "video")],
+            [("video", "video"), ("rv", "model"), ("rv", "temporal_smoothing"), ("rv", "background_color")],
+            "A video's background",
+        ),
     }
 
 

@@ -208,6 +208,25 @@ class Server:
         image.load()
         return image
 
+    def upload_video(self, path: Path) -> str:
+        """An MP4 file -> the video_name InvokeAI stored it under."""
+        r = self.http.post(
+            self.url + "/api/v1/videos/upload",
+            params={"video_category": "general", "is_intermediate": "false"},
+            files={"file": (path.name, path.read_bytes(), "video/mp4")},
+            timeout=120,
+        )
+        r.raise_for_status()
+        return r.json()["video_name"]
+
+    def video_file(self, video_name: str, folder: Path) -> Path:
+        """A stored video's name and a folder -> the MP4 downloaded into it."""
+        r = self.http.get(f"{self.url}/api/v1/videos/i/{video_name}/full", timeout=120)
+        r.raise_for_status()
+        path = folder / video_name
+        path.write_bytes(r.content)
+        return path
+
     def image_bytes(self, image_name: str) -> bytes:
         r = self.http.get(f"{self.url}/api/v1/images/i/{image_name}/full", timeout=60)
         r.raise_for_status()

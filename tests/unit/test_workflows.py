@@ -17,7 +17,7 @@ from tests.harness.workflows import NOT_INPUTS, WORKFLOWS, invocation_nodes, loa
 
 FILES = sorted(WORKFLOWS.glob("*.json"))
 # Fields a person picks when opening the workflow; they must be exposed in the form.
-CHOSEN_BY_USER = {("main_model_loader", "model"), ("image", "image")}
+CHOSEN_BY_USER = {("main_model_loader", "model"), ("image", "image"), ("video", "video")}
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +37,7 @@ def test_there_are_the_examples():
         "crop_to_subject.json",
         "cut_out_by_text.json",
         "segment_anything_refined_edges.json",
+        "video_background.json",
     }
 
 

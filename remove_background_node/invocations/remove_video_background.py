@@ -1,0 +1,144 @@
+"""The Remove Video Background node: an InvokeAI video in; the subject over a colour and its matte, as two videos.
+
+Registered on InvokeAI 6.14 and later, which have videos (invocations/__init__.py).
+"""
+# No `from __future__ import annotations`: InvokeAI reads invoke()'s return annotation as a class.
+
+import tempfile
+from pathlib import Path
+
+from invokeai.app.invocations.fields import VideoField
+from invokeai.invocation_api import (
+    BaseInvocation,
+    BaseInvocationOutput,
+    Classification,
+    ColorField,
+    InputField,
+    InvocationContext,
+    OutputField,
+    WithBoard,
+    WithMetadata,
+    invocation,
+    invocation_output,
+)
+from PIL import Image
+from pydantic import model_validator
+
+from .. import inference, pipeline
+from ..video import stream, temporal
+from . import common
+from .common import Device, ModelName
+
+GREEN = ColorField(r=0, g=255, b=0, a=255)
+
+
+@invocation_output("remove_background_video_output")
+class RemoveVideoBackgroundOutput(BaseInvocationOutput):
+    """The subject over a colour and its matte, as videos of the input's size, frame rate and frame count."""
+
+    video: VideoField = OutputField(description="The subject over the background colour (H.264 MP4)")
+    mask: VideoField = OutputField(description="The matte as a greyscale H.264 MP4: white = subject, for a track matte")
+    width: int = OutputField(description="The width of the videos in pixels")
+    height: int = OutputField(description="The height of the videos in pixels")
+    frame_count: int = OutputField(description="The number of frames in each video")
+    fps: float = OutputField(description="The frames per second of the videos")
+
+
+@invocation(
+    "remove_background_video",
+    title="Remove Video Background",
+    tags=["video", "background", "mask", "matte", "rembg"],
+    category="video",
+    version="1.0.0",
+    classification=Classification.Beta,
+)
+class RemoveVideoBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
+    """Remove a video's background with a rembg model, frame by frame with a steady matte; outputs the subject over a
+    colour and the matte, as two MP4s."""
+
+    video: VideoField = InputField(title="Video", description="The video to remove the background from")
+    model: ModelName = common.model()
+    temporal_smoothing: float = InputField(
+        default=1.0, ge=0.0, le=1.0, title="Temporal Smoothing",
+        description="How much each frame's matte is steadied by the frames before it, carried along with the subject "
+        "(stops edges flickering); 0 = every frame on its own, exactly as Remove Background would cut it out",
+    )
+    background_color: ColorField = InputField(
+        default=GREEN, title="Background Color",
+        description="The colour behind the subject in the video output (an MP4 has no transparency: alpha is ignored)",
+    )
+    mask_threshold: int = common.mask_threshold()
+    mask_grow: int = common.mask_grow()
+    mask_feather: float = common.mask_feather()
+    invert: bool = common.invert()
+    refine_foreground: bool = common.refine_foreground()
+    alpha_matting: bool = common.alpha_matting()
+    alpha_matting_foreground_threshold: int = common.foreground_threshold()
+    alpha_matting_background_threshold: int = common.background_threshold()
+    alpha_matting_erode_size: int = common.erode_size()
+    device: Device = common.device()
+
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> "RemoveVideoBackgroundInvocation":
+        common.check_thresholds(
+            self.alpha_matting_background_threshold, self.alpha_matting_foreground_threshold,
+            "alpha_matting_background_threshold", "alpha_matting_foreground_threshold",
+        )
+        return self
+
+    def invoke(self, context: InvocationContext) -> RemoveVideoBackgroundOutput:
+        from ..host import Host
+
+        host = Host(context, node="Remove Video Background")
+        source = host.video_path(self.video)
+        width, height, fps, total = host.probe(source)
+        options = pipeline.Options(
+            alpha_matting=self.alpha_matting,
+            alpha_matting_foreground_threshold=self.alpha_matting_foreground_threshold,
+            alpha_matting_background_threshold=self.alpha_matting_background_threshold,
+            alpha_matting_erode_size=self.alpha_matting_erode_size,
+            mask_threshold=self.mask_threshold,
+            mask_grow=self.mask_grow,
+            mask_feather=self.mask_feather,
+            invert=self.invert,
+            background_color=self.background_color.tuple(),
+            refine_foreground=self.refine_foreground,
+        )
+        said: set[str] = set()
+
+        def warn_once(message: str) -> None:  # a skipped matting would otherwise be said for every frame
+            if message not in said:
+                said.add(message)
+                host.warn(message)
+
+        state = temporal.State()
+
+        def finish(frame, found):  # type: ignore[no-untyped-def]
+            mask, matted = found
+            steady = temporal.stabilise(frame, mask, state, self.temporal_smoothing)
+            return pipeline.video_frame(frame, steady, matted, options)
+
+        with tempfile.TemporaryDirectory(prefix="remove-background-video-") as folder:
+            outputs = Path(folder) / "video.mp4", Path(folder) / "matte.mp4"
+            with host.session(self.model, self.device) as session:
+                predict = inference.predictor(session, **inference.predict_options(self.model, "all"))
+                written = stream.run(
+                    host.frames(source),
+                    total,
+                    lambda frame: pipeline.subject_mask(Image.fromarray(frame), predict, options, warn=warn_once),
+                    finish,
+                    stream.mp4_writer(outputs[0], fps),
+                    stream.mp4_writer(outputs[1], fps),
+                    host.step,
+                )
+            host.step("Saving the videos")  # the last point to cancel: after it both videos are stored
+            video = host.save_video(outputs[0], width, height, written, fps)
+            matte = host.save_video(outputs[1], width, height, written, fps)
+        return RemoveVideoBackgroundOutput(
+            video=VideoField(video_name=video.video_name),
+            mask=VideoField(video_name=matte.video_name),
+            width=width,
+            height=height,
+            frame_count=written,
+            fps=fps,
+        )

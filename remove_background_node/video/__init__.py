@@ -1,0 +1,1 @@
+"""Remove Video Background's own parts: temporal matte stabilisation and the frame-by-frame stream."""

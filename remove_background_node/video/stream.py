@@ -1,0 +1,182 @@
+"""A video through the pipeline one frame at a time, with decoding, the model and both encoders overlapping.
+
+    decoding  ->  the model (PREDICTORS frames at once)  ->  in frame order: stabilise, finish  ->  two encoders
+    [thread]      [threads]                                  [the caller's thread]                [threads]
+
+Small bounded queues join the stages, so memory holds a few frames however long the clip is. The
+caller's thread reports progress and is where cancelling is noticed; an error in any stage, or a
+cancel, stops them all (the decoder is closed, the encoders are flushed and closed) before it is
+raised. Knows nothing of InvokeAI: frames, the per-frame functions and the writers come in.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+PREDICTORS = 2  # frames in the model at once: one onnxruntime session, run from two threads, keeps both cores busy
+DEPTH = 3  # frames waiting between two stages
+IN_FLIGHT = DEPTH + 2 * PREDICTORS  # frames decoded but not yet finished: the model returns them out of order
+# Two videos are encoded per frame beside the model on the CPU: x264's default preset (medium, as InvokeAI's
+# make_mp4_writer uses) costs about twice as much as veryfast for these flat mattes and composites.
+PRESET = "veryfast"
+
+_END = object()
+
+Frame = np.ndarray  # HxWx3 uint8 RGB
+
+
+class Writer(Protocol):
+    def append_data(self, frame: np.ndarray) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _Stages:
+    """The threads of one run, their queues, and the first error any of them raised."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+        self.threads: list[threading.Thread] = []
+
+    def start(self, name: str, work: Callable[[], None]) -> None:
+        def run() -> None:
+            try:
+                work()
+            except BaseException as error:  # handed to the caller's thread
+                self.errors.append(error)
+                self.stop.set()
+
+        thread = threading.Thread(target=run, name=f"remove-background-video {name}", daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def put(self, q: queue.Queue[Any], item: Any) -> bool:
+        """Queue an item, waiting for room -> False if the run stopped meanwhile."""
+        while not self.stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def get(self, q: queue.Queue[Any]) -> Any:
+        """The next item, waiting for it -> _END if the run stopped meanwhile."""
+        while not self.stop.is_set():
+            try:
+                return q.get(timeout=0.1)
+            except queue.Empty:
+                continue
+        return _END
+
+    def acquire(self, tickets: threading.Semaphore) -> bool:
+        """Take a ticket, waiting for one -> False if the run stopped meanwhile."""
+        while not self.stop.is_set():
+            if tickets.acquire(timeout=0.1):
+                return True
+        return False
+
+    def raise_first(self) -> None:
+        if self.errors:
+            raise self.errors[0]
+
+
+def mp4_writer(path: Path, fps: float) -> Writer:
+    """A file path and frames per second -> an H.264 MP4 writer: InvokeAI's settings (libx264, yuv420p, every size
+    kept as it is) with the PRESET above; HxW frames go in as grey, HxWx3 as RGB."""
+    import imageio.v2 as iio2
+
+    return iio2.get_writer(
+        str(path), format="FFMPEG", mode="I", fps=fps, codec="libx264", macro_block_size=1, output_params=["-preset", PRESET]
+    )
+
+
+def run(
+    frames: Iterable[Frame],
+    total: int,
+    model_matte: Callable[[Frame], Any],
+    finish: Callable[[Frame, Any], tuple[Frame, np.ndarray]],
+    video: Writer,
+    matte: Writer,
+    step: Callable[[str, float | None], None],
+) -> int:
+    """Frames, their expected number, the per-frame model matte (run in parallel, any result), the in-order finish
+    (frame and that result -> composite frame and final matte), the two writers and progress (may raise to cancel)
+    -> the number of frames written to each writer."""
+    stages = _Stages()
+    decoded: queue.Queue[Any] = queue.Queue(DEPTH)
+    predicted: queue.Queue[Any] = queue.Queue(DEPTH + PREDICTORS)
+    to_video: queue.Queue[Any] = queue.Queue(DEPTH)
+    to_matte: queue.Queue[Any] = queue.Queue(DEPTH)
+    tickets = threading.Semaphore(IN_FLIGHT)  # so a slow frame in one model thread cannot let the others run far ahead
+
+    def decode() -> None:
+        source: Iterator[Frame] = iter(frames)
+        try:
+            for index, frame in enumerate(source):
+                if not (stages.acquire(tickets) and stages.put(decoded, (index, frame))):
+                    return
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:  # a generator: InvokeAI's decoder process ends now, not when collected
+                close()
+            for _ in range(PREDICTORS):
+                stages.put(decoded, _END)
+
+    def predict() -> None:
+        while (item := stages.get(decoded)) is not _END:
+            index, frame = item
+            if not stages.put(predicted, (index, frame, model_matte(frame))):
+                return
+        stages.put(predicted, _END)
+
+    def write(q: queue.Queue[Any], writer: Writer) -> None:
+        try:
+            while (item := stages.get(q)) is not _END:
+                writer.append_data(item)
+        finally:
+            writer.close()
+
+    stages.start("decode", decode)
+    for i in range(PREDICTORS):
+        stages.start(f"model {i}", predict)
+    stages.start("video encoder", lambda: write(to_video, video))
+    stages.start("matte encoder", lambda: write(to_matte, matte))
+    written, ended, waiting = 0, 0, {}
+    try:
+        while ended < PREDICTORS:
+            item = stages.get(predicted)
+            if item is _END:
+                stages.raise_first()
+                if stages.stop.is_set():
+                    break
+                ended += 1
+                continue
+            index, frame, mask = item
+            waiting[index] = (frame, mask)
+            while written in waiting:  # the model finishes frames out of order; stabilising needs them in order
+                frame, mask = waiting.pop(written)
+                step(f"Frame {written + 1} of {total}", min((written + 1) / max(total, 1), 1.0))
+                composite, final = finish(frame, mask)
+                if not (stages.put(to_video, composite) and stages.put(to_matte, final)):
+                    break
+                tickets.release()
+                written += 1
+        stages.raise_first()
+        for q in (to_video, to_matte):
+            stages.put(q, _END)
+    except BaseException:
+        stages.stop.set()
+        raise
+    finally:
+        for thread in stages.threads:
+            thread.join()
+    stages.raise_first()
+    return written

@@ -1,0 +1,76 @@
+"""Remove Video Background through a real headless InvokeAI: an uploaded MP4 in, two MP4s out, a steady matte."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.harness import clips
+
+pytestmark = pytest.mark.invokeai("6.14.0", feature="videos")
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, clips.Truth]:
+    path = tmp_path_factory.mktemp("clip") / "subject.mp4"
+    return path, clips.write(clips.Clip(width=640, height=360, frames=48, fps=24.0), path)
+
+
+@pytest.fixture(scope="module")
+def runs(server, clip, tmp_path_factory):
+    """The node on the clip with u2netp, at its default smoothing and at 0: the finished items' outputs."""
+    name = server.upload_video(clip[0])
+    folder = tmp_path_factory.mktemp("videos")
+    done = {}
+    for label, fields in (("default", {}), ("per-frame", {"temporal_smoothing": 0})):
+        item = server.run({"rv": {"type": "remove_background_video", "video": {"video_name": name}, "model": "u2netp", **fields}})
+        assert item["status"] == "completed", item.get("error_traceback")
+        out = server.output(item, "rv")
+        done[label] = out, clips.read(server.video_file(out["video"]["video_name"], folder)), clips.read(
+            server.video_file(out["mask"]["video_name"], folder))
+    return done
+
+
+def test_both_videos_keep_the_size_frame_rate_and_frame_count(runs):
+    for out, video, matte in runs.values():
+        assert (out["width"], out["height"], out["frame_count"], out["fps"]) == (640, 360, 48, 24.0)
+        assert video.shape == matte.shape == (48, 360, 640, 3)
+        assert (matte[..., 0] == matte[..., 1]).all() and (matte[..., 1] == matte[..., 2]).all(), "a grey matte"
+
+
+def test_the_composite_is_the_subject_over_green(runs, clip):
+    _, video, matte = runs["default"]
+    background = matte[..., 0] < 5
+    assert background.mean() > 0.3
+    green = video[background].astype(int)
+    assert np.median(green[:, 1]) > 200 and np.median(green[:, 0]) < 60 and np.median(green[:, 2]) < 60
+
+
+def test_the_default_matte_is_as_right_and_at_least_twice_as_steady_as_frame_by_frame(runs, clip):
+    _, truth = clip
+    steady, per_frame = runs["default"][2][..., 0], runs["per-frame"][2][..., 0]
+    e_steady, e_frame = clips.error(steady, truth), clips.error(per_frame, truth)
+    f_steady, f_frame = clips.flicker(steady, truth), clips.flicker(per_frame, truth)
+    print(f"error {e_frame:.2f} -> {e_steady:.2f}, flicker {f_frame:.3f} -> {f_steady:.3f}")
+    assert e_steady <= 1.05 * e_frame
+    assert f_steady <= 0.5 * f_frame
+
+
+def test_cancelling_mid_clip_stores_no_video_and_the_next_item_runs(server, clip):
+    videos = server.root / "outputs" / "videos"
+    before = set(videos.rglob("*.mp4")) if videos.exists() else set()
+    name = server.upload_video(clip[0])
+    after_upload = set(videos.rglob("*.mp4"))
+    with server.events() as events:
+        r = server.enqueue({"rv": {"type": "remove_background_video", "video": {"video_name": name}, "model": "u2netp"}})
+        item_id = server.item_id(r)
+        events.wait_for(lambda n, d: n == "invocation_progress" and d.get("item_id") == item_id
+                        and d["message"].startswith("Frame 5 of"))
+        server.cancel(item_id)
+        assert server.wait(item_id)["status"] == "canceled"
+    assert set(videos.rglob("*.mp4")) == after_upload and len(after_upload - before) == 1, "nothing but the upload"
+    follow = server.run({"rv": {"type": "remove_background_video", "video": {"video_name": name}, "model": "u2netp",
+                                "temporal_smoothing": 0}})
+    assert follow["status"] == "completed", follow.get("error_traceback")
