@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse
 
-from .kernels import kernel, readonly
+from ..kernels import kernel, readonly
 
 EPSILON = 1e-7  # pymatting's cf_laplacian default, which rembg uses
 

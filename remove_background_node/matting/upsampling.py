@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .kernels import kernel, readonly
+from ..kernels import kernel, readonly
 from .laplacian import bbox
 
 # what _bilinear_sources returns: for each full-size position, two reduced positions and a weight

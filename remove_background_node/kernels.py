@@ -15,12 +15,15 @@ def readonly(dtype: str, ndim: int) -> str:
     return f"Array({dtype}, {ndim}, 'C', readonly=True)"
 
 
-def kernel(signature: str) -> Callable[[F], F]:
-    """A numba type signature -> decorator making the function a nogil kernel of exactly that signature.
+def kernel(signature: str, helpers: tuple[Callable[..., Any], ...] = ()) -> Callable[[F], F]:
+    """A numba type signature and the small functions the kernel calls -> decorator making the function a nogil
+    kernel of exactly that signature.
 
     numba is imported and the kernel compiled (or read from numba's disk cache) the first time it
     is called, so importing the pack stays cheap; one signature means one compiled version, and an
-    argument of another type or layout is an error rather than a silent recompilation.
+    argument of another type or layout is an error rather than a silent recompilation. The helpers
+    are plain functions of the kernel's module: before the kernel compiles, each is replaced there
+    by its numba version, inlined into the kernel.
     """
 
     def wrap(fn: F) -> F:
@@ -28,6 +31,10 @@ def kernel(signature: str) -> Callable[[F], F]:
         def compiled() -> Callable[..., Any]:
             import numba
 
+            for helper in helpers:
+                jitted = fn.__globals__.get(helper.__name__)
+                if not isinstance(jitted, numba.core.registry.CPUDispatcher):
+                    fn.__globals__[helper.__name__] = numba.njit(inline="always", cache=True, nogil=True)(helper)
             return numba.njit(signature, cache=True, nogil=True)(fn)
 
         @functools.wraps(fn)
