@@ -66,6 +66,8 @@ class Server:
         if self._with_pack:
             install_pack(self.root)
         exe = Path(sys.executable).with_name("invokeai-web")
+        # a restart on the same root appends to the same log: only this start's lines name its port
+        since = len(self.log())
         log = open(self.log_path, "ab")
         self._proc = subprocess.Popen(
             [str(exe), "--root", str(self.root)], env=self._env, stdout=log, stderr=subprocess.STDOUT
@@ -76,7 +78,7 @@ class Server:
                 raise RuntimeError(
                     f"invokeai-web exited with {self._proc.returncode}; the end of {self.log_path}:\n{self.log()[-4000:]}"
                 )
-            moved = _PORT.search(self.log())
+            moved = _PORT.search(self.log()[since:])
             if moved and int(moved.group(1)) != self.port:
                 self.port = int(moved.group(1))
                 self.url = f"http://127.0.0.1:{self.port}"
