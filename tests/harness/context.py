@@ -83,8 +83,8 @@ class Harness:
         )
         return dto.image_name
 
-    def run(self, node: Any) -> Any:
-        """An invocation -> its output, run through InvokeAI's own invoke_internal."""
+    def context(self, node: Any) -> tuple[Any, Any]:
+        """An invocation -> (the graph's prepared copy of it, the InvocationContext the session runner would give it)."""
         graph = Graph()
         graph.add_node(node)
         state = GraphExecutionState(graph=graph)
@@ -95,7 +95,11 @@ class Harness:
             created_at=now, updated_at=now, started_at=None, completed_at=None,
         )
         data = InvocationContextData(queue_item=item, invocation=prepared, source_invocation_id=node.id)
-        context = build_invocation_context(services=self.services, data=data, is_canceled=self.canceled)
+        return prepared, build_invocation_context(services=self.services, data=data, is_canceled=self.canceled)
+
+    def run(self, node: Any) -> Any:
+        """An invocation -> its output, run through InvokeAI's own invoke_internal."""
+        prepared, context = self.context(node)
         return prepared.invoke_internal(context, self.services)
 
     def pil(self, image_name: str) -> Image.Image:
