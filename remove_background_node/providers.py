@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal, Union
 
+import onnxruntime as ort
+
 Device = Literal["auto", "cpu"]
 Provider = Union[str, tuple[str, dict[str, Any]]]  # a name, or (name, provider options) as onnxruntime takes them
 
@@ -20,8 +22,6 @@ GPU_HINT = (
 
 def available() -> list[str]:
     """-> the execution providers this onnxruntime build offers."""
-    import onnxruntime as ort
-
     return ort.get_available_providers()
 
 

@@ -17,6 +17,8 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
+import onnxruntime as ort
+
 from .catalog import ModelSpec
 from .providers import Provider
 
@@ -27,8 +29,6 @@ Load = Callable[[Path, Loader], AbstractContextManager[Any]]  # (cache key, load
 
 def create_inference_session(path: Path, providers: Sequence[Provider]) -> Any:
     """Verified model file and providers -> a new onnxruntime InferenceSession."""
-    import onnxruntime as ort
-
     return ort.InferenceSession(str(path), sess_options=ort.SessionOptions(), providers=list(providers))
 
 

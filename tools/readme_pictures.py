@@ -13,9 +13,9 @@ from collections.abc import Callable
 from typing import Any
 from pathlib import Path
 
-from PIL import Image, ImageDraw
-
+import cv2
 import numpy as np
+from PIL import Image, ImageDraw
 
 from remove_background_node import catalog, masks, pipeline
 from remove_background_node.inference import predictor
@@ -167,8 +167,6 @@ def _clip(path: Path, clips: Any) -> Path:
 
 def guided_pictures() -> dict[str, tuple[Image.Image, Image.Image, str, str]]:
     """-> the regions and Refine Cutout pictures: rembg's anime-girl-1 with a known matte in photographs, u2net."""
-    import cv2
-
     matte = scenes.known_matte(np.asarray(Image.open(fixtures.expected("u2net")).getchannel("A")))
     subject = Image.open(fixtures.ANIME)
     rgb, _, (x0, y0, x1, y1) = scenes.subject_over_photo(
