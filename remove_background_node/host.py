@@ -1,8 +1,10 @@
-"""The adapter between InvokeAI and the pipeline: the only module below the invocations that imports InvokeAI.
+"""The adapter between InvokeAI and the pipeline: whatever the nodes do with InvokeAI while they run goes through here.
 
 It loads inputs as PIL, resolves the model file and loads its session into InvokeAI's model cache,
 reports progress and honours cancellation between steps, logs through InvokeAI's logger, and
-saves the outputs. Private InvokeAI names are used in one place only: ``_download_internals``.
+saves the outputs. Below the invocations, only this module and the models command line
+(``models_cli``, which asks InvokeAI's public config for its root folder) import InvokeAI.
+Private InvokeAI names are used in one place only: ``_download_internals``.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def _download_internals(context: InvocationContext) -> tuple[Callable[[str], Pat
 
     The public API downloads (``download_and_cache_model``) but tells neither where the partial
     file grows nor how big it will be; both come from InvokeAI's internals, so they live here
-    alone, and tests/unit/test_invokeai_internals.py fails when InvokeAI changes them.
+    alone, and tests/invoke/test_invokeai_internals.py fails when InvokeAI changes them.
     """
     from invokeai.app.services.model_install.model_install_default import ModelInstallService
 

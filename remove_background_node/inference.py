@@ -5,10 +5,11 @@ margin of context, and everything outside the regions is background: a small sub
 picture is then what the model sees, not the picture's own main subject.
 
 rembg resizes the whole image to the model's input with LANCZOS and the mask back with LANCZOS,
-which costs more than u2netp's inference from about 2K up. Images at least SHRINK_MARGIN times the
-model input in both directions are first box-reduced by an integer factor to about SHRINK_MARGIN
-times the model input, and the model's mask is scaled back up bilinearly; smaller images take
-rembg's own path unchanged, so the node reproduces rembg's own results on them.
+work that grows with the image's pixels while the model's own stays fixed. Images whose smaller
+side is at least 2 x SHRINK_MARGIN times the model input (the least that allows a factor of 2) are
+first box-reduced by the largest integer factor that keeps that side at least SHRINK_MARGIN times
+the model input, and the model's mask is scaled back up bilinearly; smaller images take rembg's
+own path unchanged, so the node reproduces rembg's own results on them.
 """
 
 from __future__ import annotations

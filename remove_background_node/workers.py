@@ -18,8 +18,8 @@ def pool() -> ThreadPoolExecutor:
 
     Not a pool per call: InvokeAI's process already has glibc's maximum of malloc arenas (8 per
     core), so every new thread is attached to an arena other threads use, and the multi-MB
-    temporaries each call freed stayed resident in whichever arena that was: the server's memory
-    crept up with every matting or refine call and did not level off. Kept threads keep their arenas.
+    temporaries a call frees can stay resident in whichever arena that was. Threads kept for the
+    life of the process keep their arenas, so the next call reuses that memory instead of adding to it.
     """
     global _pool
     with _lock:

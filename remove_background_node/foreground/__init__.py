@@ -15,7 +15,7 @@ Three stages, work and memory scaling with the soft band, not the picture:
 One light pass builds the picture's 8x-reduced grid; full-resolution work happens only in tiles
 holding soft pixels, and a tile's result equals a whole-picture run's. Only pixels with
 0 < alpha < 255 change: opaque pixels are the subject's already, transparent ones are dropped.
-How it compares with blur fusion (the previous method) is measured by ``benchmarks.edge_colours``.
+How much of an old background's colour it takes out is measured by ``benchmarks.edge_colours``.
 """
 
 from __future__ import annotations

@@ -7,9 +7,10 @@ preconditioner), ``upsampling`` (the coarse-to-fine linear colour model). How it
 rembg's whole-picture matting is measured by ``benchmarks.matting_check`` (README, Performance).
 
 ``solve`` calls an optional ``checkpoint(fraction)`` from the solving thread at fixed points of the
-work (the band's Laplacian, each factored block, each CG iteration, the upsampling); whatever it
-raises propagates out at once (the factor threads are joined first), which is how a cancelled
-InvokeAI queue item stops.
+work (the band's Laplacian, each factored block, each CG iteration, the upsampling) and, while
+blocks are factored, every ``solver.WAIT_SECONDS`` as well; whatever it raises propagates out at
+once (after a block still being factored finishes), which is how a cancelled InvokeAI queue item
+stops.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from .upsampling import upsample_linear_model
 
 UNKNOWN = 128
 CG_RTOL = 1e-7  # pymatting's cg default, which rembg uses: the full-size solve is rembg's alpha
-COARSE_RTOL = 3e-4  # enough for the coarse level: against the truth, 1e-4 was no better (-0.8..+0.2 %) and ~20 % slower
+# enough for the coarse level: its error is the reduced size's, so a tighter tolerance buys CG iterations, not accuracy
+COARSE_RTOL = 3e-4
 FULL_UNKNOWNS = 150_000  # above this many unknown pixels (~1400x1400 pictures), solve at a reduced size
 COARSE_UNKNOWNS = 600_000  # at most this many unknown pixels at the reduced size (factor 2 up to ~4800x4800)
 GUIDE_EPSILON = 1e-4  # regulariser of the coarse-to-fine linear colour model

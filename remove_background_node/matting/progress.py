@@ -11,8 +11,10 @@ class Fraction:
     """One stage's share [start, end] of the solve; calling it with the stage's own fraction reports the overall one.
 
     Every part of one solve shares the highest fraction reported, so the fraction never goes back
-    (CG's residual does not fall monotonically). No clock is involved: the checkpoint is called at
-    the same points of the work on any machine.
+    (CG's residual does not fall monotonically). The fraction depends only on the work done, never
+    on time, but not every call comes at a fixed point of the work: while blocks are factored,
+    ``solver.block_ichol`` also calls the checkpoint every ``WAIT_SECONDS`` (the fraction unchanged
+    until a block finishes), so a cancel need not wait for a whole factorisation.
     """
 
     def __init__(self, checkpoint: Checkpoint | None, start: float = 0.0, end: float = 1.0, reached: list[float] | None = None):
