@@ -76,9 +76,3 @@ def test_old_node_field_set_runs_and_chains_into_core_paste(server, rembg_fixtur
     assert transparent.mean() > 0.2, "the picture has a large background"
     assert (pasted[transparent] == [0, 255, 0]).all()
     assert (alpha == 255).mean() > 0.05, "the subject survives matting and post-processing"
-
-
-def test_device_cpu_keeps_the_session_on_the_cpu(server):
-    name = server.upload(Image.new("RGB", (48, 32), (20, 90, 200)))
-    item = server.run({"rb": {"type": "remove_background", "image": {"image_name": name}, "model": "u2netp", "device": "cpu"}})
-    assert item["status"] == "completed", item.get("error_traceback")

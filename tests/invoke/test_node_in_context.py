@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+
+import numpy as np
+import onnxruntime as ort
 import pytest
+import torch
 from PIL import Image
 
+from invokeai.backend.util.devices import TorchDevice
 from invokeai.invocation_api import ImageCategory, ImageField
-from remove_background_node import RemoveBackgroundInvocation, catalog
+from remove_background_node import RemoveBackgroundInvocation, catalog, providers
 from remove_background_node.sessions import MANAGER
 from tests.harness import fixtures
 from tests.harness.reference import check_matches_rembg
@@ -54,3 +60,56 @@ def test_cancel_before_work_saves_nothing(harness, rembg_fixtures):
     finally:
         harness.canceled = lambda: False
     assert len(list((harness.root / "outputs" / "images").glob("*.png"))) == before
+
+
+def test_device_cpu_keeps_the_session_on_the_cpu(harness, monkeypatch):
+    """On a CUDA host whose onnxruntime offers CUDA, device="cpu" gets a session made with the CPU provider only.
+
+    No GPU exists here: onnxruntime is made to list CUDA and InvokeAI's torch device to say cuda, and
+    the test looks at what the node handed the session manager and at the real InferenceSession it got.
+    Only device="cpu" runs; that "auto" would take the GPU under the same conditions is read from
+    ``providers.choose``, so no CUDA session is ever built.
+    """
+    monkeypatch.setattr(providers, "available", lambda: [providers.CUDA, providers.CPU])
+    monkeypatch.setattr(TorchDevice, "choose_torch_device", classmethod(lambda cls: torch.device("cuda")))
+
+    chosen: list[tuple] = []  # (available, torch device, device) -> providers, each time the node chose
+    real_choose = providers.choose
+
+    def recording_choose(available, torch_device, device="auto"):
+        result = real_choose(available, torch_device, device)
+        chosen.append(((list(available), torch_device, device), result))
+        return result
+
+    monkeypatch.setattr(providers, "choose", recording_choose)
+
+    given: list[tuple[str, tuple, object]] = []  # (model, providers, the InferenceSession inside the session handed out)
+    real_session = MANAGER.session
+
+    @contextlib.contextmanager
+    def recording_session(spec, session_providers, locate, load):
+        with real_session(spec, session_providers, locate, load) as session:
+            given.append((spec.name, tuple(session_providers), session.inner_session))
+            yield session
+
+    monkeypatch.setattr(MANAGER, "session", recording_session)
+
+    created_before = MANAGER.created.copy()
+    # a picture no other test uses, so the model runs (no cached mask) and a session is handed out
+    pixels = np.random.default_rng(20240611).integers(0, 256, (32, 48, 3), dtype=np.uint8)
+    name = harness.upload(Image.fromarray(pixels))
+    harness.run(RemoveBackgroundInvocation(id="rb-cpu", image=ImageField(image_name=name), model="u2netp", device="cpu"))
+
+    assert given, "the node asked the session manager for a session"
+    for model, session_providers, inner in given:
+        assert (model, session_providers) == ("u2netp", (providers.CPU,))
+        assert isinstance(inner, ort.InferenceSession) and inner.get_providers() == [providers.CPU]
+    new = MANAGER.created - created_before
+    assert all(key[1] == repr((providers.CPU,)) for key in new), f"only CPU sessions were made: {dict(new)}"
+
+    assert chosen, "the node chose its providers through providers.choose"
+    for (available, torch_device, device), result in chosen:
+        assert (available, torch_device, device) == ([providers.CUDA, providers.CPU], "cuda", "cpu")
+        assert result == ([providers.CPU], None)
+        # the same host with the node left on "auto" would put the session on the GPU
+        assert real_choose(available, torch_device, "auto") == ([(providers.CUDA, {"device_id": 0}), providers.CPU], None)
