@@ -42,18 +42,18 @@ class RemoveBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
 
     # In the order a person works; the options apply in the order of pipeline.STEPS.
     image: ImageField = InputField(title="Image", description="The image to remove the background from")
-    bounding_boxes: Optional[list[BoundingBoxField]] = InputField(
-        default=None,
-        title="Bounding Boxes",
-        description="Optional regions to look in, e.g. from Grounding DINO: the model runs on each box (with a margin of "
-        "context) and everything outside the boxes is background. Overlapping boxes are united",
-    )
     model: ModelName = common.model()
     cloth_category: ClothCategory = InputField(
         default="all",
         title="Cloth Category",
         description="Only for the cloth model (u2net_cloth_seg): which clothes to keep; all = the three together",
         ui_choice_labels={"all": "All clothes", "upper": "Upper body", "lower": "Lower body", "full": "Full body"},
+    )
+    bounding_boxes: Optional[list[BoundingBoxField]] = InputField(
+        default=None,
+        title="Bounding Boxes",
+        description="Optional regions to look in, e.g. from Grounding DINO: the model runs on each box (with a margin of "
+        "context) and everything outside the boxes is background. Overlapping boxes are united",
     )
     mask_threshold: int = common.mask_threshold()
     mask_grow: int = common.mask_grow()
