@@ -1,4 +1,4 @@
-"""What the pack's nodes share: their input fields (one definition each), the image nodes' output, option checks."""
+"""What the pack's nodes share: their input fields (one definition each), the options those make, the image nodes' output, option checks."""
 # No `from __future__ import annotations`: InvokeAI reads the field and return annotations as classes.
 
 from typing import Any, Literal
@@ -109,6 +109,22 @@ def erode_size() -> Any:
     )
 
 
+def mask_options(node: Any) -> dict[str, Any]:
+    """A node with the mask, matting and background fields above -> their pipeline.Options keyword arguments."""
+    return dict(
+        alpha_matting=node.alpha_matting,
+        alpha_matting_foreground_threshold=node.alpha_matting_foreground_threshold,
+        alpha_matting_background_threshold=node.alpha_matting_background_threshold,
+        alpha_matting_erode_size=node.alpha_matting_erode_size,
+        mask_threshold=node.mask_threshold,
+        mask_grow=node.mask_grow,
+        mask_feather=node.mask_feather,
+        invert=node.invert,
+        background_color=node.background_color.tuple(),
+        refine_foreground=node.refine_foreground,
+    )
+
+
 def check_thresholds(background: int, foreground: int, background_name: str, foreground_name: str) -> None:
     """The matting thresholds and their field names -> nothing, or a ValueError naming both when they cross."""
     if background >= foreground:
@@ -145,4 +161,4 @@ class RemoveBackgroundOutput(BaseInvocationOutput):
         )
 
 
-__all__ = ["Device", "ModelName", "RemoveBackgroundOutput", "TRANSPARENT", "check_thresholds"]
+__all__ = ["Device", "ModelName", "RemoveBackgroundOutput", "TRANSPARENT", "check_thresholds", "mask_options"]

@@ -85,17 +85,8 @@ class RemoveBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
         host = Host(context)
         image = host.load_image(self.image)
         options = pipeline.Options(
-            alpha_matting=self.alpha_matting,
-            alpha_matting_foreground_threshold=self.alpha_matting_foreground_threshold,
-            alpha_matting_background_threshold=self.alpha_matting_background_threshold,
-            alpha_matting_erode_size=self.alpha_matting_erode_size,
+            **common.mask_options(self),
             post_process_mask=self.post_process_mask,
-            mask_threshold=self.mask_threshold,
-            mask_grow=self.mask_grow,
-            mask_feather=self.mask_feather,
-            invert=self.invert,
-            background_color=self.background_color.tuple(),
-            refine_foreground=self.refine_foreground,
             regions=None if self.bounding_boxes is None else tuple((b.x_min, b.y_min, b.x_max, b.y_max) for b in self.bounding_boxes),
         )
         predict, model_key = host.model(self.model, self.device, self.cloth_category)

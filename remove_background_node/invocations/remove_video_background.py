@@ -92,18 +92,7 @@ class RemoveVideoBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
         host = Host(context, node="Remove Video Background")
         source = host.video_path(self.video)
         width, height, fps, total = host.probe(source)
-        options = pipeline.Options(
-            alpha_matting=self.alpha_matting,
-            alpha_matting_foreground_threshold=self.alpha_matting_foreground_threshold,
-            alpha_matting_background_threshold=self.alpha_matting_background_threshold,
-            alpha_matting_erode_size=self.alpha_matting_erode_size,
-            mask_threshold=self.mask_threshold,
-            mask_grow=self.mask_grow,
-            mask_feather=self.mask_feather,
-            invert=self.invert,
-            background_color=self.background_color.tuple(),
-            refine_foreground=self.refine_foreground,
-        )
+        options = pipeline.Options(**common.mask_options(self))
         said: set[str] = set()
 
         def warn_once(message: str) -> None:  # a skipped matting would otherwise be said for every frame
