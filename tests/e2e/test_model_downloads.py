@@ -9,6 +9,7 @@ cache-across-restart check starts a new server process.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -146,24 +147,40 @@ def test_restart_without_private_urls_uses_the_cache_and_names_the_setting(dl_se
 
 
 def test_progress_shows_model_size_and_percentage(tmp_path: Path, mirror: Mirror, u2netp_file: Path, monkeypatch):
-    """In-process, the node on InvokeAI's real services and download queue: the events it sends."""
+    """In-process, the node on InvokeAI's real services and download queue: the events it sends.
+
+    The mirror sends half of the file and holds the rest until the node has shown a percentage
+    between 0 and 1, so the progress is seen mid-download however fast or slow the machine is.
+    """
     monkeypatch.setenv(model_store.MIRROR_ENV, mirror.url)
     monkeypatch.setenv("U2NET_HOME", str(tmp_path / "empty-rembg-home"))
-    mirror.serve(U2NETP.release_file, "trickle", u2netp_file.read_bytes())  # ~2 s, so progress is visible
+    mirror.serve(U2NETP.release_file, "gate", u2netp_file.read_bytes())
     before = mirror.count(U2NETP.release_file)
     (tmp_path / "models").mkdir()  # InvokeAI's installer expects the models folder of an existing root
     harness = invoke_context.build(tmp_path, allow_private_download_urls=True)
+
+    def downloading(event) -> bool:
+        return type(event).__name__ == "InvocationProgressEvent" and event.message.startswith("Downloading model u2netp")
+
+    def midway(event) -> bool:
+        return downloading(event) and event.percentage is not None and 0 < event.percentage < 1
+
     try:
         node = RemoveBackgroundInvocation(id="rb", image={"image_name": harness.upload(IMAGE)}, model="u2netp")
-        harness.run(node)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            finished = pool.submit(harness.run, node)
+            try:
+                # a bound for a broken node only: the node polls the partial file every model_store.POLL s
+                seen_midway = harness.events.wait_for(midway, timeout=model_store.DEFAULT_TIMEOUT)
+            finally:
+                mirror.release(U2NETP.release_file)  # the rest of the body, whatever was seen
+            finished.result()
     finally:
         harness.stop()
+    assert seen_midway is not None, "no progress with a percentage while half the file had arrived"
     assert mirror.count(U2NETP.release_file) == before + 1
-    downloading = [
-        e for e in harness.events.events
-        if type(e).__name__ == "InvocationProgressEvent" and e.message.startswith("Downloading model u2netp")
-    ]
-    assert any("(4.6 MB)" in e.message for e in downloading), [e.message for e in downloading]
-    assert any(e.percentage is not None and 0 < e.percentage < 1 for e in downloading), [
-        (e.message, e.percentage) for e in downloading
+    events = [e for e in harness.events.events if downloading(e)]
+    assert any("(4.6 MB)" in e.message for e in events), [e.message for e in events]
+    assert any(e.percentage is not None and 0 < e.percentage < 1 for e in events), [
+        (e.message, e.percentage) for e in events
     ]

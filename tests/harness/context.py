@@ -57,10 +57,18 @@ class RecordingEvents(EventServiceBase):
     def __init__(self) -> None:
         self.events: list[Any] = []
         self._lock = threading.Lock()
+        self._dispatched = threading.Condition(self._lock)
 
     def dispatch(self, event: Any) -> None:
         with self._lock:
             self.events.append(event)
+            self._dispatched.notify_all()
+
+    def wait_for(self, predicate: Callable[[Any], bool], timeout: float) -> Any | None:
+        """Block until an event for which ``predicate`` is true has been dispatched (or already was)
+        -> the first such event, or None if none came within ``timeout`` seconds (a safety net, not a pace)."""
+        with self._dispatched:
+            return self._dispatched.wait_for(lambda: next((e for e in self.events if predicate(e)), None), timeout)
 
     def progress_messages(self) -> list[str]:
         with self._lock:

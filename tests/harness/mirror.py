@@ -1,8 +1,9 @@
 """A loopback HTTP model mirror for tests: serves each file well or badly, and counts requests per file.
 
 Modes: ``good`` (the bytes), ``corrupt`` (same length, bytes flipped), ``missing`` (404), ``drop``
-(announces the full length, sends half, closes), ``slow`` (never answers until stopped), ``trickle``
-(the good bytes in 20 pieces 0.1 s apart, so a progress display has something to show).
+(announces the full length, sends half, closes), ``slow`` (never answers until stopped), ``gate``
+(announces the full length, sends half, then waits until the test calls ``release`` for that file, so a
+progress display is seen mid-download whatever the machine's speed; stopping the mirror releases it too).
 It binds 127.0.0.1 only and stops itself after ``lifetime`` seconds if a test forgets to.
 """
 
@@ -13,7 +14,7 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
 
-Mode = Literal["good", "corrupt", "missing", "drop", "slow", "trickle"]
+Mode = Literal["good", "corrupt", "missing", "drop", "slow", "gate"]
 
 
 def corrupt(data: bytes) -> bytes:
@@ -29,6 +30,7 @@ class Mirror:
 
     def __init__(self, lifetime: float = 900) -> None:
         self._routes: dict[str, tuple[Mode, bytes]] = {}
+        self._gates: dict[str, threading.Event] = {}  # per gated file: set when its requests may send the rest
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -40,9 +42,21 @@ class Mirror:
         self._timer.daemon = True
 
     def serve(self, name: str, mode: Mode, data: bytes = b"") -> None:
-        """File name under the base URL, how to serve it, and its good bytes."""
+        """File name under the base URL, how to serve it, and its good bytes (``gate``: closed until ``release``)."""
         with self._lock:
             self._routes[name] = (mode, data)
+            if mode == "gate":
+                self._gates[name] = threading.Event()
+                if self._stopping.is_set():
+                    self._gates[name].set()
+
+    def release(self, name: str) -> None:
+        """Let the gated requests for this file send the rest of their body."""
+        with self._lock:
+            gate = self._gates.get(name)
+        if gate is None:
+            raise KeyError(f"{name} is not served in gate mode")
+        gate.set()
 
     def count(self, name: str) -> int:
         """File name -> how many requests for it arrived so far."""
@@ -60,10 +74,14 @@ class Mirror:
         return self
 
     def stop(self) -> None:
-        """Release slow requests, then shut the server down; safe to call twice."""
-        if self._stopping.is_set():
-            return
-        self._stopping.set()
+        """Release slow and gated requests, then shut the server down; safe to call twice."""
+        with self._lock:
+            if self._stopping.is_set():
+                return
+            self._stopping.set()
+            gates = list(self._gates.values())
+        for gate in gates:
+            gate.set()
         self._timer.cancel()
         self._httpd.shutdown()
         self._httpd.server_close()
@@ -74,12 +92,13 @@ class Mirror:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _route(self, path: str) -> tuple[str, Mode, bytes]:
+    def _route(self, path: str) -> tuple[str, Mode, bytes, threading.Event | None]:
         name = path.split("?")[0].rsplit("/", 1)[-1]
         with self._lock:
             self._counts[name] += 1
             mode, data = self._routes.get(name, ("missing", b""))
-        return name, mode, data
+            gate = self._gates.get(name) if mode == "gate" else None
+        return name, mode, data, gate
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         mirror = self
@@ -88,7 +107,7 @@ class Mirror:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-                name, mode, data = mirror._route(self.path)
+                name, mode, data, gate = mirror._route(self.path)
                 if mode == "slow":
                     mirror._stopping.wait()  # hold the request unanswered until the mirror stops
                     self.close_connection = True
@@ -101,18 +120,18 @@ class Mirror:
                 self.send_header("Content-Type", "application/octet-stream")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                if mode == "drop":
+                if mode in ("drop", "gate"):
                     self.wfile.write(body[: len(body) // 2])
                     self.wfile.flush()
-                    self.close_connection = True  # the server closes the socket mid-body
-                    return
-                if mode == "trickle":
-                    step = max(len(body) // 20, 1)
-                    for i in range(0, len(body), step):
-                        self.wfile.write(body[i : i + step])
-                        self.wfile.flush()
-                        if mirror._stopping.wait(0.1):
-                            return
+                    if mode == "drop":
+                        self.close_connection = True  # the server closes the socket mid-body
+                        return
+                    assert gate is not None
+                    gate.wait()  # until the test releases this file, or the mirror stops
+                    if mirror._stopping.is_set():
+                        self.close_connection = True  # stopping: the rest is never sent
+                        return
+                    self.wfile.write(body[len(body) // 2 :])
                     return
                 self.wfile.write(body)
 
