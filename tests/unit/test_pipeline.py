@@ -1,11 +1,14 @@
-"""The pipeline applies the options in the order of pipeline.STEPS, on a stand-in model that returns a known mask."""
+"""Some of pipeline.STEPS, on a stand-in model that returns a known mask: mask_threshold, mask_grow, mask_feather
+and invert apply in that order; the defaults leave the mask alone and box it; background_color goes under an
+inverted result; refine_foreground re-estimates colours from the final alpha, not the model's. Not checked here:
+bounding boxes, post_process_mask, alpha_matting, temporal_smoothing, and the input's own alpha."""
 
 from __future__ import annotations
 
 import numpy as np
 from PIL import Image
 
-from remove_background_node import masks, pipeline
+from remove_background_node import compose, foreground, masks, pipeline
 from tests.harness.scenes import disc, edge_error, soft_composite
 
 
@@ -63,5 +66,17 @@ def test_pipeline_refine_foreground_uses_the_final_alpha():
     plain = pipeline.remove_background(Image.fromarray(image), fixed_model(alpha))
     rgb, plain_rgb = np.asarray(result.cutout)[..., :3], np.asarray(plain.cutout)[..., :3]
     assert edge_error(rgb, fg, alpha) <= 0.4 * edge_error(plain_rgb, fg, alpha)
+
+    # With mask_grow the final alpha is no longer the model's: the colours come from the grown one.
+    grown = masks.grow(alpha, 6)
+    assert (grown != alpha).any()
+    result = pipeline.remove_background(
+        Image.fromarray(image), fixed_model(alpha), pipeline.Options(mask_grow=6, refine_foreground=True)
+    )
+    assert (np.asarray(result.mask) == grown).all()
+    from_final = np.asarray(compose.composite(foreground.estimate(image, grown), grown, (0, 0, 0, 0)))
+    from_model = np.asarray(compose.composite(foreground.estimate(image, alpha), grown, (0, 0, 0, 0)))
+    assert (from_final != from_model).any(), "the two alphas must give different colours for this test to tell them apart"
+    assert (np.asarray(result.cutout) == from_final).all()
 
 
