@@ -1,6 +1,6 @@
 """Take .readme/node.png: a real screenshot of the node in InvokeAI's workflow editor.
 
-Starts a headless invokeai-web (tools/headless.py) with the pack and u2netp, puts the example
+Starts a headless invokeai-web (tests.harness.server.Server) with the pack and u2netp, puts the example
 workflow "crop to the subject" into its workflow library over REST, then drives headless
 Chromium with playwright-core (npm) to open that workflow in the editor and photograph the
 Remove Background node. Needs `chromium` on PATH (apt-get install -y chromium) and node/npm;
