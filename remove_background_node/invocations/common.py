@@ -77,7 +77,8 @@ def background_color(default: ColorField = TRANSPARENT) -> Any:
 def refine_foreground() -> Any:
     return InputField(
         default=False, title="Refine Edge Colors",
-        description="Recover the subject's own colour in soft edges (hair, fur) so the old background does not bleed in",
+        description="Recover the subject's own colour in soft edges (hair, fur) so the old background does not bleed in; "
+        "alpha matting does this by itself (unless inverted)",
     )
 
 
