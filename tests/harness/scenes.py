@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -101,8 +102,6 @@ def known_foreground(photo: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """The photo where the matte is opaque, and the subject's colours carried smoothly outwards elsewhere: a
     foreground whose true colour is known in every semi-transparent pixel (the photo's own edge pixels are
     already mixed with its old background, so they cannot be it). float32 HxWx3 in 0..255."""
-    import cv2
-
     solid = (alpha == 255).astype(np.float32)
     out = photo.astype(np.float32)
     mean = out[alpha == 255].mean(axis=0)
@@ -119,8 +118,6 @@ def subject_over_photo(
     """A subject picture with its known matte (uint8), a photograph, the scene's (width, height), the subject's
     (width, height) in it and its top-left corner -> (HxWx3 uint8 scene, HxW uint8 true alpha, the subject's box
     x_min, y_min, x_max, y_max). The subject's colour in its soft edge is ``known_foreground``'s."""
-    import cv2
-
     fg = known_foreground(np.asarray(subject.convert("RGB")), matte)
     fg = cv2.resize(fg, subject_size, interpolation=cv2.INTER_AREA)
     a = cv2.resize(matte.astype(np.float32) / 255.0, subject_size, interpolation=cv2.INTER_AREA)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import cv2
 import numpy as np
 import pytest
 from scipy.ndimage import binary_erosion
@@ -97,8 +98,6 @@ def test_blocks_multiply_as_the_whole_matrix(monkeypatch: pytest.MonkeyPatch, bl
 
 def whole_picture_guided_upsampling(rgb, unknown, small_rgb, small_alpha, radius, eps):  # type: ignore[no-untyped-def]
     """The guided upsampling written the plain way (OpenCV box filters and resizes over whole planes), for comparison."""
-    import cv2
-
     def box(x: np.ndarray) -> np.ndarray:
         return cv2.boxFilter(x, -1, (2 * radius + 1, 2 * radius + 1), borderType=cv2.BORDER_REFLECT)
 
@@ -122,8 +121,6 @@ def whole_picture_guided_upsampling(rgb, unknown, small_rgb, small_alpha, radius
 
 @pytest.mark.parametrize(("size", "factor", "radius"), [(384, 2, 1), (301, 2, 1), (400, 4, 2)])
 def test_band_only_guided_upsampling_equals_the_whole_picture_filter(size: int, factor: int, radius: int) -> None:
-    import cv2
-
     rgb, truth = composite(size)
     tri = matting.trimap(model_like_mask(truth), 240, 10, 10)
     unknown = tri == matting.UNKNOWN
