@@ -27,9 +27,13 @@ Loader = Callable[[Path], Any]  # cache key -> a new InferenceSession
 Load = Callable[[Path, Loader], AbstractContextManager[Any]]  # (cache key, loader) -> context holding the session
 
 
-def create_inference_session(path: Path, providers: Sequence[Provider]) -> Any:
-    """Verified model file and providers -> a new onnxruntime InferenceSession."""
-    return ort.InferenceSession(str(path), sess_options=ort.SessionOptions(), providers=list(providers))
+def create_inference_session(path: Path, providers: Sequence[Provider], threads: int = 0) -> Any:
+    """Verified model file, providers and the threads one run may use (0: onnxruntime's default, every core)
+    -> a new onnxruntime InferenceSession."""
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), sess_options=options, providers=list(providers))
 
 
 def wrap(spec: ModelSpec, inner: Any) -> Any:
@@ -93,8 +97,11 @@ class LocalCache:
 class SessionManager:
     """Hands out sessions per (model, providers), creating each through ``create`` at most once per load."""
 
-    def __init__(self, create: Callable[[Path, Sequence[Provider]], Any] = create_inference_session):
+    def __init__(self, create: Callable[[Path, Sequence[Provider]], Any] = create_inference_session, tag: str = ""):
+        """``tag`` names this manager's sessions in the cache (made another way than another manager's, say with
+        fewer threads), so the two never hand out each other's session for the same file."""
         self._create = create
+        self._tag = tag
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._lock = threading.Lock()
         self.created: Counter[tuple[str, str]] = Counter()  # sessions made per (model, providers), for tests and benchmarks
@@ -115,7 +122,8 @@ class SessionManager:
                     self.created[key] += 1
                 return self._create(path, providers)
 
-            loaded = load(cache_key(path, providers), loader)
+            key_path = cache_key(path, providers)
+            loaded = load(key_path.with_name(f"{key_path.name}#{self._tag}") if self._tag else key_path, loader)
         with loaded as inner:
             yield wrap(spec, inner)
 
