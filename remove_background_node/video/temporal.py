@@ -83,17 +83,22 @@ def stabilise(frame: np.ndarray, matte: np.ndarray, state: State, strength: floa
         _remember(state, small, grey, matte_small, matte.astype(np.float32))
         return matte
     same_part = _colour_agreement(small, _moved(state.small, motion, _grid(state, size)), noise)
+    inside = cv2.resize(blobs.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    # The trust is 0 outside the blobs, where the new matte is kept as it is: the full-size work is done in their box.
+    rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
+    box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     scale_x, scale_y = width / size[0], height / size[1]
-    motion_full = cv2.resize(motion, (width, height), interpolation=cv2.INTER_LINEAR)
+    motion_full = cv2.resize(motion, (width, height), interpolation=cv2.INTER_LINEAR)[box]
     motion_full[..., 0] *= scale_x
     motion_full[..., 1] *= scale_y
-    history = _moved(state.result, motion_full, _grid(state, (width, height)), cv2.INTER_CUBIC)
-    new = matte.astype(np.float32)
+    xs, ys = _grid(state, (width, height))
+    history = _moved(state.result, motion_full, (xs[box], ys[box]), cv2.INTER_CUBIC)
+    result = matte.astype(np.float32)
+    new = result[box].copy()
     d = history - new
-    inside = cv2.resize(blobs.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-    same_part = cv2.resize(same_part, (width, height), interpolation=cv2.INTER_LINEAR)
-    trust = inside * np.maximum(same_part, np.exp(-np.square(d / GATE)))
-    result = new + (MAX_WEIGHT * min(strength, 1.0)) * trust * d
+    same_part = cv2.resize(same_part, (width, height), interpolation=cv2.INTER_LINEAR)[box]
+    trust = inside[box] * np.maximum(same_part, np.exp(-np.square(d / GATE)))
+    result[box] = new + (MAX_WEIGHT * min(strength, 1.0)) * trust * d
     _remember(state, small, grey, matte_small, result)
     return np.clip(np.rint(result), 0, 255).astype(np.uint8)
 
