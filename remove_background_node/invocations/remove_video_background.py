@@ -5,10 +5,7 @@ Registered on InvokeAI 6.14 and later, which have videos (invocations/__init__.p
 # No `from __future__ import annotations`: InvokeAI reads invoke()'s return annotation as a class.
 
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from invokeai.app.invocations.fields import VideoField
 from invokeai.invocation_api import (
@@ -27,7 +24,7 @@ from invokeai.invocation_api import (
 from PIL import Image
 from pydantic import model_validator
 
-from .. import catalog, inference, pipeline, sessions
+from .. import inference, pipeline, sessions
 from ..video import stream, temporal
 from . import common
 from .common import Device, ModelName
@@ -39,20 +36,6 @@ VIDEO_SESSIONS = sessions.SessionManager(
     create=lambda path, chosen: sessions.create_inference_session(path, chosen, threads=stream.MODEL_THREADS),
     tag=f"threads{stream.MODEL_THREADS}",
 )
-
-
-@contextmanager
-def _session(host: Any, model: str, device: Device) -> Iterator[Any]:
-    """The node's host, model and device -> the rembg session its frames run on, held while the block runs: on a
-    GPU the pictures' own session, on the CPU one with stream.MODEL_THREADS threads per run."""
-    chosen = host.providers(device)
-    if any(isinstance(provider, tuple) for provider in chosen):  # a GPU: one session per card
-        with host.session(model, device) as session:
-            yield session
-        return
-    spec = catalog.get(model)
-    with VIDEO_SESSIONS.session(spec, chosen, lambda: host._locate(spec), host._context.models.load_local_model) as session:
-        yield session
 
 
 @invocation_output("remove_background_video_output")
@@ -132,7 +115,7 @@ class RemoveVideoBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
 
         with tempfile.TemporaryDirectory(prefix="remove-background-video-") as folder:
             outputs = Path(folder) / "video.mp4", Path(folder) / "matte.mp4"
-            with _session(host, self.model, self.device) as session:
+            with host.session(self.model, self.device, on_cpu=VIDEO_SESSIONS) as session:
                 predict = inference.predictor(session, **inference.predict_options(self.model, "all"))
                 written = stream.run(
                     host.frames(source),
