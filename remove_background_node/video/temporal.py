@@ -46,6 +46,7 @@ class State:
     grey: np.ndarray | None = None  # uint8 at flow size, for the flow
     matte_small: np.ndarray | None = None  # uint8 at flow size
     result: np.ndarray | None = None  # float32 HxW, 0..255
+    mattes: int = 0  # the model's mattes averaged into the result so far
     flow: cv2.DISOpticalFlow | None = field(default=None, repr=False)
     grids: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
 
@@ -72,6 +73,7 @@ def stabilise(frame: np.ndarray, matte: np.ndarray, state: State, strength: floa
         state.flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         state.flow.setFinestScale(0)  # the preset stops at a quarter scale, which at this width underestimates motion
         _remember(state, small, grey, matte_small, matte.astype(np.float32))
+        state.mattes = 1
         return matte
     assert state.flow is not None and state.small is not None and state.grey is not None
     back = state.flow.calc(grey, state.grey, None)  # frame t -> t-1
@@ -81,6 +83,7 @@ def stabilise(frame: np.ndarray, matte: np.ndarray, state: State, strength: floa
     motion, blobs = _blob_motion(back, agree, matte_small, state.matte_small)
     if not blobs.any():
         _remember(state, small, grey, matte_small, matte.astype(np.float32))
+        state.mattes = 1
         return matte
     same_part = _colour_agreement(small, _moved(state.small, motion, _grid(state, size)), noise)
     inside = cv2.resize(blobs.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
@@ -98,7 +101,11 @@ def stabilise(frame: np.ndarray, matte: np.ndarray, state: State, strength: floa
     d = history - new
     same_part = cv2.resize(same_part, (width, height), interpolation=cv2.INTER_LINEAR)[box]
     trust = inside[box] * np.maximum(same_part, np.exp(-np.square(d / GATE)))
-    result[box] = new + (MAX_WEIGHT * min(strength, 1.0)) * trust * d
+    # a running mean while the history holds few mattes (the first frame's weighs no more than any later one's),
+    # then a recursive average that forgets at MAX_WEIGHT
+    weight = min(MAX_WEIGHT, state.mattes / (state.mattes + 1.0))
+    result[box] = new + (weight * min(strength, 1.0)) * trust * d
+    state.mattes += 1
     _remember(state, small, grey, matte_small, result)
     return np.clip(np.rint(result), 0, 255).astype(np.uint8)
 
