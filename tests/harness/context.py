@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,7 +124,17 @@ class Harness:
 def build(root: Path, **config: Any) -> Harness:
     """A temporary root folder and config overrides -> a started Harness."""
     cfg = InvokeAIAppConfig(use_memory_db=True, node_cache_size=0, **config)
-    cfg._root = root  # what get_config() sets for --root
+    # the root as `--root` gives it, through the public INVOKEAI_ROOT (read and kept on first use), only while read
+    previous = os.environ.get("INVOKEAI_ROOT")
+    os.environ["INVOKEAI_ROOT"] = str(root)
+    try:
+        if cfg.root_path != root.absolute():
+            raise RuntimeError(f"InvokeAI took {cfg.root_path} as its root, not {root}")
+    finally:
+        if previous is None:
+            del os.environ["INVOKEAI_ROOT"]
+        else:
+            os.environ["INVOKEAI_ROOT"] = previous
     logger = logging.getLogger("invokeai-test")
     image_files = DiskImageFileStorage(root / "outputs" / "images")
     db = init_db(config=cfg, logger=logger, image_files=image_files)
