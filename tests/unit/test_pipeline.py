@@ -1,7 +1,8 @@
 """Some of pipeline.STEPS, on a stand-in model that returns a known mask: mask_threshold, mask_grow, mask_feather
 and invert apply in that order; the defaults leave the mask alone and box it; background_color goes under an
-inverted result; refine_foreground re-estimates colours from the final alpha, not the model's. Not checked here:
-bounding boxes, post_process_mask, alpha_matting, temporal_smoothing, and the input's own alpha."""
+inverted result, and the input's own alpha still limits what invert keeps; refine_foreground re-estimates colours
+from the final alpha, not the model's. Not checked here: bounding boxes, post_process_mask, alpha_matting and
+temporal_smoothing."""
 
 from __future__ import annotations
 
@@ -47,14 +48,16 @@ def test_pipeline_background_colour_and_the_inputs_own_alpha():
     m = np.full((16, 16), 255, np.uint8)
     m[:, :8] = 0
     rgba = Image.new("RGBA", (16, 16), (10, 20, 30, 255))
-    rgba.putpixel((12, 3), (10, 20, 30, 0))  # a hole in the input stays a hole
+    rgba.putpixel((3, 3), (10, 20, 30, 0))  # a hole in the input, on the side that invert keeps, stays a hole
     opts = pipeline.Options(background_color=(255, 255, 255, 255), invert=True)
     result = pipeline.remove_background(rgba, fixed_model(m), opts)
-    out = np.asarray(result.cutout)
+    out, mask = np.asarray(result.cutout), np.asarray(result.mask)
     assert (out[..., 3] == 255).all()
-    assert (out[:, 8:, :3][np.asarray(result.mask)[:, 8:] == 0] == 255).all()  # white where not kept
-    assert (out[:, :8, :3] == [10, 20, 30]).all()  # the kept (inverted) side shows the image
-    assert np.asarray(result.mask)[3, 12] == 0
+    assert (out[:, 8:, :3][mask[:, 8:] == 0] == 255).all()  # white where not kept
+    kept = np.ones((16, 8), bool)
+    kept[3, 3] = False
+    assert (out[:, :8, :3][kept] == [10, 20, 30]).all()  # the kept (inverted) side shows the image...
+    assert mask[3, 3] == 0 and (out[3, 3, :3] == 255).all()  # ...but for the hole, which shows the colour
     assert result.bbox == (0, 0, 8, 16)
 
 
