@@ -23,7 +23,7 @@ import numpy as np
 PREDICTORS = 2  # frames in the model at once, each run from its own thread on one onnxruntime session
 # ...each run with its share of the cores, not onnxruntime's default of every core per run: two runs of a 2-thread
 # session on 2 cores wait on each other's threads (and spin), so frames go through slower than one at a time.
-# u2netp at 1280x720 in the node: 1-thread runs cost ~15 % less CPU per frame and leave the encoders room.
+# One thread per run wastes no CPU spinning beside the other run and leaves the decoder and encoders room.
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 MODEL_THREADS = max(1, CORES // PREDICTORS)  # onnxruntime threads per run
 DEPTH = 3  # frames waiting between two stages
