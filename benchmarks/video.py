@@ -33,6 +33,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +97,20 @@ def warmed_server(root: Path, clip: clips.Clip) -> Server:
         raise
 
 
+@contextmanager
+def clip_on_server(clip: clips.Clip, what: str) -> Iterator[tuple[Path, clips.Truth, Server]]:
+    """A clip and what it is measured for -> (a scratch folder holding it as clip.mp4, its truth, a warmed server);
+    the server is stopped and the folder removed after the block."""
+    with tempfile.TemporaryDirectory(prefix=f"rb-video-{what}-") as tmp:
+        folder = Path(tmp)
+        truth = clips.write(clip, folder / "clip.mp4")
+        server = warmed_server(folder / "root", clip)
+        try:
+            yield folder, truth, server
+        finally:
+            server.stop()
+
+
 def scored(result: dict[str, Any], truth: clips.Truth) -> dict[str, Any]:
     """run_node's (or the notebook's) figures with a matte, and the truth -> the figures with error and flicker."""
     matte = result["matte"]
@@ -103,16 +119,10 @@ def scored(result: dict[str, Any], truth: clips.Truth) -> dict[str, Any]:
 
 def quality(clip: clips.Clip) -> None:
     """A clip -> prints the node's fps, error and flicker at its defaults and per-frame, and their ratios."""
-    with tempfile.TemporaryDirectory(prefix="rb-video-quality-") as tmp:
-        path = Path(tmp) / "clip.mp4"
-        truth = clips.write(clip, path)
-        server = warmed_server(Path(tmp) / "root", clip)
-        try:
-            name = server.upload_video(path)
-            steady = scored(run_node(server, name, Path(tmp)), truth)
-            per_frame = scored(run_node(server, name, Path(tmp), temporal_smoothing=0), truth)
-        finally:
-            server.stop()
+    with clip_on_server(clip, "quality") as (folder, truth, server):
+        name = server.upload_video(folder / "clip.mp4")
+        steady = scored(run_node(server, name, folder), truth)
+        per_frame = scored(run_node(server, name, folder, temporal_smoothing=0), truth)
     print(f"\n## quality: {describe(clip)}, {MODEL}, one warmed server")
     print(f"{'':34}{'node s':>8}{'fps':>8}{'error':>9}{'flicker':>9}")
     for label, r in (("defaults (temporal_smoothing 1)", steady), ("per-frame (temporal_smoothing 0)", per_frame)):
@@ -169,16 +179,11 @@ def notebook(clip_path: Path, folder: Path) -> dict[str, Any]:
 
 def speed(clip: clips.Clip) -> None:
     """A clip -> prints the node's and the notebook's fps, error and flicker, and the speed-up."""
-    with tempfile.TemporaryDirectory(prefix="rb-video-speed-") as tmp:
-        path = Path(tmp) / "clip.mp4"
-        truth = clips.write(clip, path)
-        server = warmed_server(Path(tmp) / "root", clip)
-        try:
-            ours = scored(run_node(server, server.upload_video(path), Path(tmp)), truth)
-        finally:
-            server.stop()
-        (Path(tmp) / "notebook").mkdir()
-        theirs = scored(notebook(path, Path(tmp) / "notebook"), truth)
+    with clip_on_server(clip, "speed") as (folder, truth, server):
+        ours = scored(run_node(server, server.upload_video(folder / "clip.mp4"), folder), truth)
+        server.stop()  # the notebook's way runs on an otherwise idle machine, as the node did
+        (folder / "notebook").mkdir()
+        theirs = scored(notebook(folder / "clip.mp4", folder / "notebook"), truth)
     print(f"\n## speed: {describe(clip)}, {MODEL}")
     print(f"{'':40}{'seconds':>9}{'fps':>8}{'error':>9}{'flicker':>9}")
     for label, r in (("node at its defaults (graph stats)", ours), ("notebook's way (rembg, subprocess)", theirs)):
@@ -191,17 +196,11 @@ def speed(clip: clips.Clip) -> None:
 
 def peak(clip: clips.Clip) -> dict[str, float]:
     """A clip -> the node call's peak extra MB of the server process, its RSS before and node seconds (fresh server)."""
-    with tempfile.TemporaryDirectory(prefix="rb-video-memory-") as tmp:
-        path = Path(tmp) / "clip.mp4"
-        clips.write(clip, path)
-        server = warmed_server(Path(tmp) / "root", clip)
-        try:
-            name = server.upload_video(path)
-            time.sleep(SETTLE_SECONDS)
-            before = rss_mb(pid(server))
-            result, extra = peak_extra_mb(lambda: run_node(server, name), pid=pid(server))
-        finally:
-            server.stop()
+    with clip_on_server(clip, "memory") as (folder, _, server):
+        name = server.upload_video(folder / "clip.mp4")
+        time.sleep(SETTLE_SECONDS)
+        before = rss_mb(pid(server))
+        result, extra = peak_extra_mb(lambda: run_node(server, name), pid=pid(server))
     return {"peak_mb": extra, "rss_before_mb": before, "seconds": result["seconds"], "frames": result["frames"]}
 
 
