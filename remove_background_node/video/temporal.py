@@ -72,8 +72,7 @@ def stabilise(frame: np.ndarray, matte: np.ndarray, state: State, strength: floa
     if state.result is None or state.result.shape != matte.shape:
         state.flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         state.flow.setFinestScale(0)  # the preset stops at a quarter scale, which at this width underestimates motion
-        _remember(state, small, grey, matte_small, matte.astype(np.float32))
-        state.mattes = 1
+        _restart(state, small, grey, matte_small, matte)
         return matte
     assert state.flow is not None and state.small is not None and state.grey is not None
     back = state.flow.calc(grey, state.grey, None)  # frame t -> t-1
@@ -82,8 +81,7 @@ def stabilise(frame: np.ndarray, matte: np.ndarray, state: State, strength: floa
     agree = _colour_agreement(small, moved, noise)
     motion, blobs = _blob_motion(back, agree, matte_small, state.matte_small)
     if not blobs.any():
-        _remember(state, small, grey, matte_small, matte.astype(np.float32))
-        state.mattes = 1
+        _restart(state, small, grey, matte_small, matte)
         return matte
     same_part = _colour_agreement(small, _moved(state.small, motion, _grid(state, size)), noise)
     inside = cv2.resize(blobs.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
@@ -108,6 +106,12 @@ def stabilise(frame: np.ndarray, matte: np.ndarray, state: State, strength: floa
     state.mattes += 1
     _remember(state, small, grey, matte_small, result)
     return np.clip(np.rint(result), 0, 255).astype(np.uint8)
+
+
+def _restart(state: State, small: np.ndarray, grey: np.ndarray, matte_small: np.ndarray, matte: np.ndarray) -> None:
+    """The state, this frame's reduced pictures and its own matte -> the history starts again from that matte alone."""
+    _remember(state, small, grey, matte_small, matte.astype(np.float32))
+    state.mattes = 1
 
 
 def _remember(state: State, small: np.ndarray, grey: np.ndarray, matte_small: np.ndarray, result: np.ndarray) -> None:
