@@ -277,8 +277,19 @@ class Events:
                     raise TimeoutError(f"no matching event in {timeout} s; the last ones: {self._events[-5:]}")
                 self._changed.wait(left)
 
+    def finished(self, item_id: int, timeout: float = 600) -> dict[str, Any]:
+        """A queue item -> its status event once it completed, failed or was canceled (waiting for it).
+
+        The socket can run behind REST: an item REST reports done may still have events on the way.
+        The status event is sent after every progress event of the item, on the same socket."""
+        return self.wait_for(
+            lambda n, d: n == "queue_item_status_changed" and d.get("item_id") == item_id and d.get("status") in DONE,
+            timeout,
+        )
+
     def progress(self, item_id: int) -> list[tuple[str, float | None]]:
-        """A queue item -> the (message, percentage) of every invocation_progress event it sent so far."""
+        """A queue item -> the (message, percentage) of every invocation_progress event it sent, once it finished."""
+        self.finished(item_id)
         with self._changed:
             return [(d["message"], d.get("percentage")) for n, d in self._events
                     if n == "invocation_progress" and d.get("item_id") == item_id]
