@@ -210,12 +210,6 @@ def test_refine_foreground_halves_the_edge_colour_error_with_the_default_model(s
     assert refined <= 0.5 * plain
 
 
-def test_cloth_category_is_ignored_by_other_models(runs):
-    _, _, base = runs.run()
-    _, _, upper = runs.run(cloth_category="upper")
-    assert (upper == base).all()
-
-
 @pytest.mark.invokeai("5.6.0", feature="Crop Image to Bounding Box")
 @pytest.mark.parametrize("name", ["product_shot_on_colour.json", "crop_to_subject.json"])
 def test_example_workflows_run(runs, name):

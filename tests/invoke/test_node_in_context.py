@@ -1,4 +1,4 @@
-"""The node inside a real InvocationContext: real InvokeAI services, real rembg, real u2netp weights."""
+"""The node inside a real InvocationContext: real InvokeAI services, real rembg, real u2net and u2netp weights."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from PIL import Image
 from invokeai.backend.util.devices import TorchDevice
 from invokeai.invocation_api import ImageCategory, ImageField
 from remove_background_node import RemoveBackgroundInvocation, catalog, providers
+from remove_background_node.mask_cache import MASKS
 from remove_background_node.sessions import MANAGER
 from tests.harness import fixtures
 from tests.harness.reference import check_matches_rembg
@@ -40,9 +41,10 @@ def test_progress_is_reported_and_the_session_is_reused(harness, rembg_fixtures)
     before = MANAGER.created[key]  # other tests' harnesses and model caches may have made some already
     harness.run(RemoveBackgroundInvocation(id="rb1", image=ImageField(image_name=name), model="u2netp"))
     after_first = MANAGER.created[key]
+    MASKS.clear()  # or the second run takes the model's mask from the cache and never asks for a session
     harness.run(RemoveBackgroundInvocation(id="rb2", image=ImageField(image_name=name), model="u2netp"))
     messages = harness.events.progress_messages()
-    assert "Finding the subject" in messages and "Saving" in messages
+    assert messages.count("Finding the subject") == 2 and "Saving" in messages
     # at most once for this harness's model cache (an earlier test here may have loaded it), never per call
     assert after_first - before <= 1 and MANAGER.created[key] == after_first
     assert MANAGER.created[key] >= 1, "the session came through the manager"
@@ -113,3 +115,17 @@ def test_device_cpu_keeps_the_session_on_the_cpu(harness, monkeypatch):
         assert result == ([providers.CPU], None)
         # the same host with the node left on "auto" would put the session on the GPU
         assert real_choose(available, torch_device, "auto") == ([(providers.CUDA, {"device_id": 0}), providers.CPU], None)
+
+
+def test_cloth_category_is_ignored_by_other_models(harness, rembg_fixtures):
+    """u2netp run twice on one picture, once with a cloth category: the model runs both times, same mask."""
+    name = harness.upload(Image.open(rembg_fixtures / "cloth-1.jpg"))
+    masks = []
+    for i, category in enumerate(("all", "upper")):
+        MASKS.clear()  # the model runs each time instead of answering from the mask cache
+        harness.events.events.clear()
+        out = harness.run(RemoveBackgroundInvocation(id=f"rb-cc{i}", image=ImageField(image_name=name), model="u2netp",
+                                                     cloth_category=category))
+        assert "Finding the subject" in harness.events.progress_messages()
+        masks.append(np.asarray(harness.pil(out.mask.image_name)))
+    assert masks[0].any() and (masks[0] == masks[1]).all()
