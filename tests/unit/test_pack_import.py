@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -48,3 +49,18 @@ print("nodes:", module.__all__)
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert "nodes: []" in done.stdout
     assert "needs InvokeAI 5.0.0 or later" in done.stdout + done.stderr and "4.2.9" in done.stdout + done.stderr
+
+
+def test_plain_pytest_collects_and_registers_each_node_once():
+    """`pytest` from the repository root (not `python -m pytest`) collects every test, and the pack is imported
+    once: InvokeAI warns 'Overriding node' when a second copy registers the same node types."""
+    repo = PACK.parent
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_VERSION"}  # the inner pytest sets its own
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("pytest")), "--collect-only", "-q", "-s", "-p", "no:cacheprovider"],
+        cwd=repo, env=env, capture_output=True, text=True,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert "tests/unit/test_pack_import.py::test_plain_pytest_collects_and_registers_each_node_once" in done.stdout
+    assert "Overriding" not in output, [line for line in output.splitlines() if "Overriding" in line]
