@@ -35,8 +35,13 @@ class _Retrieved(Exception):
 
 def test_catalog_matches_rembgs_own_session_classes(monkeypatch):
     """Every model's URL, checksum and local file name are the ones rembg 2.0.69's own class would fetch."""
+    from importlib.metadata import version
+
     import pooch
     from rembg.sessions import sessions
+
+    assert version("rembg") == "2.0.69", "the catalog was checked against rembg 2.0.69, the newest the pin allows"
+    assert set(catalog.MODEL_NAMES) <= set(sessions), "every catalog model has a session class in rembg"
 
     def retrieve(url, known_hash, fname=None, **_):
         raise _Retrieved(url, known_hash, fname)
