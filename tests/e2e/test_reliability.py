@@ -86,9 +86,13 @@ def test_missing_image_fails_cleanly_and_the_next_run_succeeds(server):
 
 
 @pytest.mark.parametrize(("foreground", "background"), [(0, 255), (100, 100), (10, 240)])
-def test_crossed_matting_thresholds_are_refused_at_enqueue_naming_both(server, foreground, background):
-    r = server.enqueue({"rb": {"type": "remove_background", "image": {"image_name": "x.png"}, "alpha_matting": True,
-                               "alpha_matting_foreground_threshold": foreground,
+@pytest.mark.parametrize("node", [
+    pytest.param({"type": "remove_background", "image": {"image_name": "x.png"}}, id="image"),
+    pytest.param({"type": "remove_background_video", "video": {"video_name": "x.mp4"}},
+                 marks=pytest.mark.invokeai("6.14.0", feature="videos"), id="video"),
+])
+def test_crossed_matting_thresholds_are_refused_at_enqueue_naming_both(server, node, foreground, background):
+    r = server.enqueue({"rb": {**node, "alpha_matting": True, "alpha_matting_foreground_threshold": foreground,
                                "alpha_matting_background_threshold": background}})
     assert r.status_code == 422, r.text[:500]
     assert "alpha_matting_foreground_threshold" in r.text and "alpha_matting_background_threshold" in r.text
