@@ -34,17 +34,23 @@ MIN_REGION_MARGIN = 16  # ... and at least this many pixels
 
 def predict_mask(predict: Predict, image: Image.Image, regions: Sequence[Box] | None = None) -> np.ndarray:
     """A model's predict, an RGB image and optional regions -> HxW uint8 mask: the model's masks united (and
-    NaN-free); with regions, the model runs on each united region's crop and outside them all is background."""
+    NaN-free); with regions, the model runs on each united region's crop and outside every region is background."""
     if regions is None:
         return _united(predict(image))
     mask = np.zeros((image.height, image.width), dtype=np.uint8)
+    boxes = _clipped(regions, image.size)
     for x0, y0, x1, y1 in unite(regions, image.size):
         margin = max(MIN_REGION_MARGIN, int(REGION_MARGIN * max(x1 - x0, y1 - y0)))
         cx0, cy0 = max(0, x0 - margin), max(0, y0 - margin)
         cx1, cy1 = min(image.width, x1 + margin), min(image.height, y1 + margin)
         crop = _united(predict(image.crop((cx0, cy0, cx1, cy1))))
         inside = crop[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
-        np.maximum(mask[y0:y1, x0:x1], inside, out=mask[y0:y1, x0:x1])
+        # overlapping boxes share one crop, but the corners of their common rectangle lie outside every box
+        keep = np.zeros(inside.shape, dtype=bool)
+        for bx0, by0, bx1, by1 in boxes:
+            if x0 <= bx0 and y0 <= by0 and bx1 <= x1 and by1 <= y1:
+                keep[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0] = True
+        np.maximum(mask[y0:y1, x0:x1], np.where(keep, inside, 0), out=mask[y0:y1, x0:x1])
     return mask
 
 
@@ -60,9 +66,7 @@ def _united(masks: Sequence[Image.Image]) -> np.ndarray:
 def unite(regions: Sequence[Box], size: tuple[int, int]) -> list[Box]:
     """Regions and the image's (width, height) -> the regions clipped to the image, overlapping ones merged
     into their common bounding box until none overlap, empty ones dropped."""
-    width, height = size
-    boxes = [(max(0, x0), max(0, y0), min(width, x1), min(height, y1)) for x0, y0, x1, y1 in regions]
-    boxes = [b for b in boxes if b[0] < b[2] and b[1] < b[3]]
+    boxes = _clipped(regions, size)
     merged = True
     while merged:
         merged = False
@@ -77,6 +81,13 @@ def unite(regions: Sequence[Box], size: tuple[int, int]) -> list[Box]:
             if merged:
                 break
     return sorted(boxes)
+
+
+def _clipped(regions: Sequence[Box], size: tuple[int, int]) -> list[Box]:
+    """Regions and the image's (width, height) -> the regions clipped to the image, empty ones dropped."""
+    width, height = size
+    boxes = [(max(0, x0), max(0, y0), min(width, x1), min(height, y1)) for x0, y0, x1, y1 in regions]
+    return [b for b in boxes if b[0] < b[2] and b[1] < b[3]]
 
 
 def predict_options(model: str, cloth_category: str) -> dict[str, Any]:

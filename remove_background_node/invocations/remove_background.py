@@ -53,7 +53,7 @@ class RemoveBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
         default=None,
         title="Bounding Boxes",
         description="Optional regions to look in, e.g. from Grounding DINO: the model runs on each box (with a margin of "
-        "context) and everything outside the boxes is background. Overlapping boxes are united",
+        "context) and everything outside the boxes is background. Overlapping boxes share one run of the model",
     )
     mask_threshold: int = common.mask_threshold()
     mask_grow: int = common.mask_grow()

@@ -50,9 +50,10 @@ def test_the_model_sees_each_region_with_a_margin_and_outside_is_background():
 
     mask = inference.predict_mask(everything, image, [(100, 100, 140, 150), (120, 130, 160, 170), (300, 20, 330, 40)])
     assert sorted(seen) == sorted([(60 + 2 * 16, 70 + 2 * 16), (30 + 2 * 16, 20 + 2 * 16)]), "two united regions, two crops"
-    inside = np.zeros(mask.shape, bool)
-    inside[100:170, 100:160] = inside[20:40, 300:330] = True
+    inside = np.zeros(mask.shape, bool)  # the three boxes, not the rectangle around the two that overlap
+    inside[100:150, 100:140] = inside[130:170, 120:160] = inside[20:40, 300:330] = True
     assert (mask[inside] == 200).all() and not mask[~inside].any()
+    assert not mask[100:130, 140:160].any() and not mask[150:170, 100:120].any(), "the united rectangle's corners"
     assert not inference.predict_mask(everything, image, []).any(), "no region: nothing is subject"
 
 
