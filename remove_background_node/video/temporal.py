@@ -5,11 +5,14 @@ frames is a small object. How it works, per frame t (``strength`` s in [0, 1], 0
 
 1. DIS optical flow from frame t to frame t-1, on copies FLOW_WIDTH pixels wide (cheap, and the
    reduction averages sensor noise away).
-2. Each blob of the matte (the subject, or anything else the model took for one) is treated as one
-   moving piece: its motion is the median flow of its confident interior (matte >= INTERIOR, where
-   the colours of frame t match frame t-1 moved by the flow). Dense flow is unreliable exactly on a
-   moving subject's soft edge, whose mixed pixels change colour as the background behind them
-   changes; the blob's own motion is not.
+2. Each blob of the matte (the subject, or anything else the model took for one) moves as up to
+   PIECES rigid pieces: a similarity (shift, turn, scale) fitted robustly to the flow of its
+   confident interior (matte >= INTERIOR, where the colours of frame t match frame t-1 moved by the
+   flow), then another to what that one leaves out, and so on; each pixel of the blob takes the
+   piece under which its colours agree best. Dense flow is unreliable exactly on a moving subject's
+   soft edge, whose mixed pixels change colour as the background behind them changes; the motion
+   of the pieces it belongs to is not. A zoom or a turn is one piece, an arm that moves its own way
+   another.
 3. The previous result is moved along with its blob and blended with the new matte, with weight
    MAX_WEIGHT * s * trust. Trust is 1 where the subject's colours agree under its motion (the
    history shows the same part of it), else it falls off with the disagreement between the moved
@@ -33,9 +36,16 @@ MAX_WEIGHT = 0.93  # weight of the moved history at full strength and full trust
 SUBJECT_LEVEL = 32  # matte values from this up make the blobs that move as one piece...
 BLOB_MARGIN = 0.01  # ...grown by this fraction of the flow frame's shorter side, to hold the soft edge
 INTERIOR = 200  # a blob's motion is taken where its matte is at least this
-MIN_INTERIOR = 20  # flow-frame pixels a blob needs for a motion of its own
+MIN_INTERIOR = 20  # flow-frame pixels a blob (or a piece of it) needs for a motion of its own
+PIECES = 3  # rigid pieces a blob may move as
+PIECE_SHARE = 0.15  # ...each holding at least this share of the blob's interior
+SHIFT_SHARE = 0.8  # ...when a plain shift explains this share of the interior, the first piece is that shift
+FIT_TOLERANCE = 0.5  # flow-frame pixels: interior points within this of a piece's motion belong to it
 GATE = 200.0  # matte levels: the history's trust falls off with its disagreement from the new matte
 PHOTO_K = 3.0  # colours agree within this many times the frame's own noise level
+
+
+Grids = dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]  # (width, height) -> pixel coordinate planes
 
 
 @dataclass
@@ -48,7 +58,7 @@ class State:
     result: np.ndarray | None = None  # float32 HxW, 0..255
     mattes: int = 0  # the model's mattes averaged into the result so far
     flow: cv2.DISOpticalFlow | None = field(default=None, repr=False)
-    grids: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+    grids: Grids = field(default_factory=dict, repr=False)
 
 
 def flow_size(width: int, height: int) -> tuple[int, int]:
@@ -64,36 +74,24 @@ def stabilise(frame: np.ndarray, matte: np.ndarray, state: State, strength: floa
     if strength <= 0:
         return matte
     height, width = matte.shape
-    size = flow_size(width, height)
-    small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
-    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-    small = small.astype(np.float32)
-    matte_small = cv2.resize(matte, size, interpolation=cv2.INTER_AREA)
+    small, grey, matte_small = reduce(frame, matte)
+    size = (small.shape[1], small.shape[0])
     if state.result is None or state.result.shape != matte.shape:
-        state.flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
-        state.flow.setFinestScale(0)  # the preset stops at a quarter scale, which at this width underestimates motion
+        state.flow = new_flow()
         _restart(state, small, grey, matte_small, matte)
         return matte
     assert state.flow is not None and state.small is not None and state.grey is not None
-    back = state.flow.calc(grey, state.grey, None)  # frame t -> t-1
-    moved = _moved(state.small, back, _grid(state, size))
-    noise = _noise_level(small, moved)
-    agree = _colour_agreement(small, moved, noise)
-    motion, blobs = _blob_motion(back, agree, matte_small, state.matte_small)
+    motion, blobs, noise = subject_motion(
+        state.flow, (small, grey, matte_small), (state.small, state.grey, state.matte_small), pixel_grid(state.grids, size)
+    )
     if not blobs.any():
         _restart(state, small, grey, matte_small, matte)
         return matte
-    same_part = _colour_agreement(small, _moved(state.small, motion, _grid(state, size)), noise)
+    same_part = _colour_agreement(small, _moved(state.small, motion, pixel_grid(state.grids, size)), noise)
     inside = cv2.resize(blobs.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
     # The trust is 0 outside the blobs, where the new matte is kept as it is: the full-size work is done in their box.
-    rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
-    box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    scale_x, scale_y = width / size[0], height / size[1]
-    motion_full = cv2.resize(motion, (width, height), interpolation=cv2.INTER_LINEAR)[box]
-    motion_full[..., 0] *= scale_x
-    motion_full[..., 1] *= scale_y
-    xs, ys = _grid(state, (width, height))
-    history = _moved(state.result, motion_full, (xs[box], ys[box]), cv2.INTER_CUBIC)
+    box = _box(inside)
+    history = move(state.result, motion, box, pixel_grid(state.grids, (width, height)), cv2.INTER_CUBIC)
     result = matte.astype(np.float32)
     new = result[box].copy()
     d = history - new
@@ -108,6 +106,54 @@ def stabilise(frame: np.ndarray, matte: np.ndarray, state: State, strength: floa
     return np.clip(np.rint(result), 0, 255).astype(np.uint8)
 
 
+Reduced = tuple[np.ndarray, np.ndarray, np.ndarray]  # a frame at flow size: float32 RGB, uint8 grey, uint8 matte
+
+
+def reduce(frame: np.ndarray, matte: np.ndarray) -> Reduced:
+    """HxWx3 uint8 RGB frame and its HxW uint8 matte -> both at flow size: (float32 RGB, uint8 grey, uint8 matte)."""
+    size = flow_size(frame.shape[1], frame.shape[0])
+    small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+    return small.astype(np.float32), cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), cv2.resize(matte, size, interpolation=cv2.INTER_AREA)
+
+
+def new_flow() -> cv2.DISOpticalFlow:
+    """-> the optical flow the stabiliser uses (DIS, fast, down to full flow-frame resolution)."""
+    flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+    flow.setFinestScale(0)  # the preset stops at a quarter scale, which at this width underestimates motion
+    return flow
+
+
+def subject_motion(
+    flow: cv2.DISOpticalFlow, this: Reduced, other: Reduced, grid: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The flow, this frame and another (reduced, with the mattes to find the blobs in) and the flow-size pixel grid
+    -> (flow from this frame to the other where every blob moves as its rigid pieces, bool map of those blobs,
+    the frames' noise level)."""
+    back = flow.calc(this[1], other[1], None)
+    moved = _moved(other[0], back, grid)
+    noise = _noise_level(this[0], moved)
+    agree = _colour_agreement(this[0], moved, noise)
+    motion, blobs = _blob_motion(back, agree, this[2], other[2], (this[0], other[0], grid))
+    return motion, blobs, noise
+
+
+def move(picture: np.ndarray, motion: np.ndarray, box: tuple[slice, slice], grid: tuple[np.ndarray, np.ndarray],
+         how: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """A full-size float32 picture of the other frame, the flow-size motion to it, a box of this frame and the
+    full-size pixel grid -> that box of the picture moved onto this frame."""
+    height, width = picture.shape[:2]
+    motion_full = cv2.resize(motion, (width, height), interpolation=cv2.INTER_LINEAR)[box]
+    motion_full[..., 0] *= width / motion.shape[1]
+    motion_full[..., 1] *= height / motion.shape[0]
+    return _moved(picture, motion_full, (grid[0][box], grid[1][box]), how)
+
+
+def _box(inside: np.ndarray) -> tuple[slice, slice]:
+    """A map, non-zero somewhere -> the box around its non-zero pixels, as slices."""
+    rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
+    return np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
 def _restart(state: State, small: np.ndarray, grey: np.ndarray, matte_small: np.ndarray, matte: np.ndarray) -> None:
     """The state, this frame's reduced pictures and its own matte -> the history starts again from that matte alone."""
     _remember(state, small, grey, matte_small, matte.astype(np.float32))
@@ -118,12 +164,11 @@ def _remember(state: State, small: np.ndarray, grey: np.ndarray, matte_small: np
     state.small, state.grey, state.matte_small, state.result = small, grey, matte_small, result
 
 
-def _grid(state: State, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """The state and a (width, height) -> pixel coordinate planes of that size (made once)."""
-    if size not in state.grids:
-        xs, ys = np.meshgrid(np.arange(size[0], dtype=np.float32), np.arange(size[1], dtype=np.float32))
-        state.grids[size] = (xs, ys)
-    return state.grids[size]
+def pixel_grid(grids: Grids, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The grids made so far and a (width, height) -> pixel coordinate planes of that size (made once)."""
+    if size not in grids:
+        grids[size] = tuple(np.meshgrid(np.arange(size[0], dtype=np.float32), np.arange(size[1], dtype=np.float32)))
+    return grids[size]
 
 
 def _moved(picture: np.ndarray, flow: np.ndarray, grid: tuple[np.ndarray, np.ndarray], how: int = cv2.INTER_LINEAR) -> np.ndarray:
@@ -146,10 +191,11 @@ def _colour_agreement(small: np.ndarray, moved: np.ndarray, noise: float) -> np.
 
 
 def _blob_motion(
-    flow: np.ndarray, agree: np.ndarray, matte: np.ndarray, previous: np.ndarray
+    flow: np.ndarray, agree: np.ndarray, matte: np.ndarray, previous: np.ndarray,
+    pictures: tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Flow (t -> t-1), colour agreement, this and the previous matte at flow size -> (a flow where every blob
-    moves as one piece by the median flow of its confident interior, bool map of those blobs)."""
+    """Flow (this frame -> the other), colour agreement, this and the other matte, and (this picture, the other,
+    the pixel grid), all at flow size -> (a flow where every blob moves as its rigid pieces, bool map of the blobs)."""
     k = max(3, 2 * int(round(BLOB_MARGIN * min(matte.shape))) + 1)
     pieces = (np.maximum(matte, previous) >= SUBJECT_LEVEL).astype(np.uint8)
     pieces = cv2.dilate(pieces, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
@@ -162,6 +208,46 @@ def _blob_motion(
         core = blob & interior
         if np.count_nonzero(core) < MIN_INTERIOR:
             continue
-        motion[blob] = np.median(flow[core], axis=0)
+        ys, xs = np.nonzero(blob)
+        motion[ys, xs] = _piece_motion(flow, core, np.stack([xs, ys], 1).astype(np.float32), pictures)
         blobs |= blob
     return motion, blobs
+
+
+def _piece_motion(
+    flow: np.ndarray, core: np.ndarray, points: np.ndarray, pictures: tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]
+) -> np.ndarray:
+    """Flow, a blob's confident interior (bool map), the blob's N (x, y) points and (this picture, the other, the
+    grid) -> N x 2 float32 motions: each point's under the rigid piece whose colours agree best around it."""
+    ys, xs = np.nonzero(core)
+    source = np.stack([xs, ys], 1).astype(np.float32)
+    target = source + flow[ys, xs]
+    left = np.ones(len(source), dtype=bool)
+    pieces: list[np.ndarray] = []
+    shift = np.median(flow[ys, xs], axis=0)
+    still = np.linalg.norm(target - source - shift, axis=1) <= FIT_TOLERANCE
+    if still.mean() >= SHIFT_SHARE:  # a plain shift explains the blob: no turn or scale is fitted to the flow's noise
+        pieces.append(np.broadcast_to(shift, points.shape))
+        left &= ~still
+    while len(pieces) < PIECES and left.sum() >= max(MIN_INTERIOR, PIECE_SHARE * len(source)):
+        fit, inliers = cv2.estimateAffinePartial2D(
+            source[left], target[left], method=cv2.RANSAC, ransacReprojThreshold=FIT_TOLERANCE, maxIters=200, refineIters=10
+        )
+        if fit is None:
+            break
+        pieces.append(points @ fit[:, :2].T + fit[:, 2] - points)
+        left[np.flatnonzero(left)[inliers.ravel() > 0]] = False
+    if not pieces:  # too few points for a fit: the blob moves by its interior's median flow
+        return np.broadcast_to(np.median(flow[ys, xs], axis=0), points.shape)
+    if len(pieces) == 1:
+        return pieces[0]
+    this, other, grid = pictures
+    errors = []
+    px, py = points[:, 0].astype(int), points[:, 1].astype(int)
+    for piece in pieces:
+        field = np.zeros_like(flow)
+        field[py, px] = piece
+        difference = np.mean(np.square(this - _moved(other, field, grid)), axis=2)
+        errors.append(cv2.boxFilter(difference, -1, (7, 7))[py, px])
+    best = np.argmin(np.stack(errors), axis=0)
+    return np.stack(pieces)[best, np.arange(len(points))]
