@@ -1,7 +1,10 @@
 """A video through the pipeline one frame at a time, with decoding, the model and both encoders overlapping.
 
-    decoding  ->  the model (PREDICTORS frames at once)  ->  in frame order: stabilise, finish  ->  two encoders
-    [thread]      [threads]                                  [the caller's thread]                [threads]
+    decoding  ->  the model (PREDICTORS frames at once)  ->  in frame order: (between,) stabilise, finish  ->  two encoders
+    [thread]      [threads]                                  [the caller's thread]                           [threads]
+
+Given ``between``, frames the model need not see (keyframes.model_sees) go past it: in frame order,
+each gets its matte from the frames on either side, or from the model there when ``between`` declines.
 
 Small bounded queues join the stages, so memory holds a few frames however long the clip is. The
 caller's thread reports progress and is where cancelling is noticed; an error in any stage, or a
@@ -20,6 +23,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from . import keyframes
+
 PREDICTORS = 2  # frames in the model at once, each run from its own thread on one onnxruntime session
 # ...each run with its share of the cores, not onnxruntime's default of every core per run: two runs of a 2-thread
 # session on 2 cores wait on each other's threads (and spin), so frames go through slower than one at a time.
@@ -33,6 +38,7 @@ IN_FLIGHT = DEPTH + 2 * PREDICTORS  # frames decoded but not yet finished: the m
 PRESET = "veryfast"
 
 _END = object()
+SKIPPED = object()  # in place of a model result: a frame the model skips (``between`` gives its matte)
 
 Frame = np.ndarray  # HxWx3 uint8 RGB
 
@@ -104,6 +110,10 @@ def mp4_writer(path: Path, fps: float) -> Writer:
     )
 
 
+Found = tuple[Frame, Any]  # a frame and what the model (or ``between``) found in it
+Between = Callable[[Found, Frame, Found], Any]  # (frame before, this frame, frame after) -> a result, or None
+
+
 def run(
     frames: Iterable[Frame],
     total: int,
@@ -112,10 +122,11 @@ def run(
     video: Writer,
     matte: Writer,
     step: Callable[[str, float | None], None],
+    between: Between | None = None,
 ) -> int:
     """Frames, their expected number, the per-frame model matte (run in parallel, any result), the in-order finish
-    (frame and that result -> composite frame and final matte), the two writers and progress (may raise to cancel)
-    -> the number of frames written to each writer."""
+    (frame and that result -> composite frame and final matte), the two writers, progress (may raise to cancel)
+    and optionally ``between`` for the frames the model skips -> the number of frames written to each writer."""
     stages = _Stages()
     decoded: queue.Queue[Any] = queue.Queue(DEPTH)
     predicted: queue.Queue[Any] = queue.Queue(DEPTH + PREDICTORS)
@@ -127,7 +138,9 @@ def run(
         source: Iterator[Frame] = iter(frames)
         try:
             for index, frame in enumerate(source):
-                if not (stages.acquire(tickets) and stages.put(decoded, (index, frame))):
+                skipped = between is not None and not keyframes.model_sees(index)
+                if not (stages.acquire(tickets) and stages.put(predicted if skipped else decoded,
+                                                               (index, frame, SKIPPED) if skipped else (index, frame))):
                     return
         finally:
             close = getattr(source, "close", None)
@@ -156,23 +169,43 @@ def run(
     stages.start("video encoder", lambda: write(to_video, video))
     stages.start("matte encoder", lambda: write(to_matte, matte))
     written, ended, waiting = 0, 0, {}
+    last: Found | None = None
+
+    def ready(index: int) -> bool:
+        """Whether frame ``index`` can be finished now: found, or skipped with the frame after it found (or none)."""
+        if index not in waiting:
+            return False
+        if waiting[index][1] is not SKIPPED:
+            return True
+        return ended == PREDICTORS or (index + 1 in waiting and waiting[index + 1][1] is not SKIPPED)
+
     try:
-        while ended < PREDICTORS:
-            item = stages.get(predicted)
-            if item is _END:
-                stages.raise_first()
-                if stages.stop.is_set():
-                    break
-                ended += 1
-                continue
-            index, frame, mask = item
-            waiting[index] = (frame, mask)
-            while written in waiting:  # the model finishes frames out of order; stabilising needs them in order
-                frame, mask = waiting.pop(written)
+        while not stages.stop.is_set():
+            if ended < PREDICTORS:
+                item = stages.get(predicted)
+                if item is _END:
+                    stages.raise_first()
+                    if stages.stop.is_set():
+                        break
+                    ended += 1
+                else:
+                    index, frame, found = item
+                    waiting[index] = (frame, found)
+            elif written not in waiting:
+                break
+            while ready(written):  # the model finishes frames out of order; stabilising needs them in order
+                frame, found = waiting.pop(written)
+                if found is SKIPPED:
+                    after = waiting.get(written + 1)
+                    usable = between is not None and last is not None and after is not None and after[1] is not SKIPPED
+                    found = between(last, frame, after) if usable else None
+                    if found is None:  # the neighbours disagree, or there is no frame after: the model sees it
+                        found = model_matte(frame)
                 step(f"Frame {written + 1} of {total}", min((written + 1) / max(total, 1), 1.0))
-                composite, final = finish(frame, mask)
+                composite, final = finish(frame, found)
                 if not (stages.put(to_video, composite) and stages.put(to_matte, final)):
                     break
+                last = (frame, found)
                 tickets.release()
                 written += 1
         stages.raise_first()

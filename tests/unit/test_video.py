@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
 from remove_background_node import catalog, inference, pipeline
 from remove_background_node.sessions import create_rembg_session
-from remove_background_node.video import stream, temporal
+from remove_background_node.video import keyframes, stream, temporal
 from tests.harness import clips
 
 
@@ -65,6 +66,34 @@ def test_something_that_appears_is_followed_at_once_and_leaves_no_ghost():
     assert (seen[6][45:75, 105:135] == 255).all(), "it appears in its first frame"
     assert not seen[12][40:80, 100:140].any(), "and is gone when it is gone"
     assert (seen[17][30:90, 20:60] == 255).all()
+
+
+def zooming(t: int, size: tuple[int, int] = (240, 180)) -> tuple[np.ndarray, np.ndarray]:
+    """Frame t of a textured disc growing 3 % a frame over a still textured background -> (frame, true matte)."""
+    rng = np.random.default_rng(3)
+    background = cv2.resize(rng.integers(0, 255, (45, 60, 3), dtype=np.uint8), size, interpolation=cv2.INTER_LINEAR)
+    texture = cv2.resize(rng.integers(0, 255, (12, 12, 3), dtype=np.uint8), (200, 200), interpolation=cv2.INTER_LINEAR)
+    ys, xs = np.mgrid[0:200, 0:200]
+    disc = np.clip(80.0 - np.hypot(xs - 100, ys - 100), 0, 1).astype(np.float32)
+    scale = 0.5 * 1.03**t
+    place = np.float32([[scale, 0, size[0] / 2 - 100 * scale], [0, scale, size[1] / 2 - 100 * scale]])
+    alpha, colour = cv2.warpAffine(disc, place, size), cv2.warpAffine(texture.astype(np.float32), place, size)
+    frame = np.clip(colour * alpha[..., None] + background * (1 - alpha[..., None]), 0, 255).astype(np.uint8)
+    return frame, np.rint(alpha * 255).astype(np.uint8)
+
+
+def test_a_subject_that_grows_is_followed_without_lag():
+    """A zoom is no shift: a stabiliser that only shifts the history leaves the old, smaller edge behind (about ten
+    times the error of the noisy mattes it is given); moved as a scaled piece, the history keeps up."""
+    rng = np.random.default_rng(0)
+    state, given, steady = temporal.State(), [], []
+    for t in range(24):
+        frame, truth = zooming(t)
+        edge = cv2.dilate(truth, np.ones((3, 3), np.uint8)) != cv2.erode(truth, np.ones((3, 3), np.uint8))
+        noisy = np.clip(truth + rng.normal(0, 25, truth.shape) * edge, 0, 255).astype(np.uint8)  # the model's edge noise
+        given.append(np.abs(noisy.astype(float) - truth).mean())
+        steady.append(np.abs(temporal.stabilise(frame, noisy, state, 1.0).astype(float) - truth).mean())
+    assert np.mean(steady) <= 1.1 * np.mean(given), (np.mean(steady), np.mean(given))
 
 
 def test_the_stream_keeps_frame_order_and_gives_each_frame_its_own_matte(clip, u2netp_predict):
@@ -166,3 +195,100 @@ def test_an_error_in_a_stage_reaches_the_caller():
 
     with pytest.raises(RuntimeError, match="model failed"):
         stream.run(iter([np.zeros((4, 4, 3), np.uint8)] * 5), 5, broken, lambda f, m: (f, m), Writer(), Writer(), lambda *a: None)
+
+
+# skipping frames
+
+
+def moving_square(t: int, size: tuple[int, int] = (160, 120)) -> tuple[np.ndarray, np.ndarray]:
+    """Frame t of a textured square moving 3 px a frame over a still textured background -> (frame, true matte)."""
+    rng = np.random.default_rng(1)
+    background = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+    texture = rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)
+    frame, matte = background.copy(), np.zeros(size[::-1], np.uint8)
+    x = 20 + 3 * t
+    frame[40:80, x : x + 40] = texture
+    matte[40:80, x : x + 40] = 255
+    return frame, matte
+
+
+def test_a_frame_between_two_gets_their_mattes_moved_along_with_the_subject():
+    between = keyframes.Between()
+    (f0, m0), (f1, m1), (f2, m2) = (moving_square(t) for t in (4, 5, 6))
+    found = between((f0, m0), f1, (f2, m2))
+    assert found is not None
+    assert np.abs(found.astype(int) - m1).mean() < 0.1 * np.abs(m0.astype(int) - m1).mean(), "moved, not averaged in place"
+
+
+def test_a_frame_between_two_that_disagree_goes_to_the_model():
+    between = keyframes.Between()
+    (f0, m0), (f1, _), (f2, m2) = (moving_square(t) for t in (4, 5, 6))
+    m2 = m2.copy()
+    m2[10:110, 100:150] = 255  # the frame after has a large part the frame before lacks
+    assert between((f0, m0), f1, (f2, m2)) is None
+
+
+def test_skipping_frames_runs_the_model_on_about_half_of_them_in_order():
+    """The model sees frames 0, 2, 4 ... and the last; a frame between goes to it too when ``between`` declines."""
+    seen: list[int] = []
+    finished: list[int] = []
+
+    def model(frame: np.ndarray) -> int:
+        seen.append(int(frame[0, 0, 0]))
+        return int(frame[0, 0, 0])
+
+    def between(before, frame, after):  # type: ignore[no-untyped-def]
+        assert before[1] == int(frame[0, 0, 0]) - 1 and after[1] == int(frame[0, 0, 0]) + 1
+        return None if int(frame[0, 0, 0]) == 5 else int(frame[0, 0, 0])
+
+    def finish(frame: np.ndarray, found: int) -> tuple[np.ndarray, np.ndarray]:
+        assert found == int(frame[0, 0, 0])
+        finished.append(found)
+        return frame, frame[..., 0]
+
+    class Writer:
+        def append_data(self, frame: np.ndarray) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    frames = [np.full((4, 4, 3), i, np.uint8) for i in range(12)]
+    assert stream.run(iter(frames), 12, model, finish, Writer(), Writer(), lambda *a: None, between) == 12
+    assert finished == list(range(12))
+    assert sorted(seen) == [0, 2, 4, 5, 6, 8, 10, 11], "every other frame, the one between declined, and the last"
+
+
+def test_skipping_frames_keeps_the_error_and_the_steadiness(clip, u2netp_predict):
+    """On the clip, with the model on about half the frames, the steadied matte is as right and as steady as with
+    every frame through the model."""
+    frames, masks, truth = clip
+    frames = list(frames)  # the very arrays go through the stream, so the model can tell which frame it is given
+    calls = [0]
+    state, between = temporal.State(), keyframes.Between()
+
+    def model(frame: np.ndarray) -> np.ndarray:
+        calls[0] += 1
+        index = next(i for i, f in enumerate(frames) if f is frame)
+        return masks[index]  # the model's mask of that frame, computed once for the module
+
+    out: list[np.ndarray] = []
+
+    class Collect:
+        def __init__(self, into: list[np.ndarray] | None = None):
+            self.into = into
+
+        def append_data(self, picture: np.ndarray) -> None:
+            if self.into is not None:
+                self.into.append(picture)
+
+        def close(self) -> None:
+            pass
+
+    stream.run(iter(frames), len(frames), model, lambda f, m: (f, temporal.stabilise(f, m, state, 1.0)),
+               Collect(), Collect(out), lambda *a: None, between)
+    steady = np.array(out)
+    assert len(steady) == len(frames)
+    assert calls[0] <= 0.6 * len(frames), calls[0]
+    assert clips.error(steady, truth) <= 1.05 * clips.error(masks, truth)
+    assert clips.flicker(steady, truth) <= 0.5 * clips.flicker(masks, truth)

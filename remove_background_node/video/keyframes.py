@@ -1,0 +1,62 @@
+"""Skipping frames: which frames the model sees, and the matte of a frame between two that it saw.
+
+The model's cost is the same for every frame whatever its size, and on a CPU it is most of a video's
+time. With skipping, the model sees every STRIDE-th frame (and the last). A frame between two of them
+gets their mattes moved onto it along with the subject (temporal.subject_motion: every blob as its
+rigid pieces) and averaged. Where the two moved mattes disagree about more than DISAGREE_SHARE of the
+subject (it changed shape in a way the pieces do not follow, something appeared, or the model changed
+its mind), the model sees that frame too. Pure numpy and OpenCV.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from . import temporal
+
+STRIDE = 2  # the model sees frames 0, STRIDE, 2 x STRIDE, ...
+DISAGREE = 128  # matte levels: the two moved mattes disagree about a pixel (one says subject, the other not)
+DISAGREE_SHARE = 0.05  # ...over more of the subject (pixels either calls subject) than this: the model sees the frame
+
+
+def model_sees(index: int) -> bool:
+    """A frame's index in the clip -> whether the model always sees it (the others may be in-between frames)."""
+    return index % STRIDE == 0
+
+
+@dataclass
+class Between:
+    """Mattes of in-between frames; keeps the optical flow and pixel grids from one call to the next."""
+
+    flow: cv2.DISOpticalFlow = field(default_factory=temporal.new_flow, repr=False)
+    grids: temporal.Grids = field(default_factory=dict, repr=False)
+
+    def __call__(
+        self, before: tuple[np.ndarray, np.ndarray], frame: np.ndarray, after: tuple[np.ndarray, np.ndarray]
+    ) -> np.ndarray | None:
+        """(frame, matte) before, this HxWx3 uint8 RGB frame, (frame, matte) after -> this frame's HxW uint8 matte,
+        or None when the two neighbours' mattes disagree on it (the model should see it)."""
+        height, width = frame.shape[:2]
+        small, grey, _ = temporal.reduce(frame, np.zeros((height, width), np.uint8))
+        size = (small.shape[1], small.shape[0])
+        neighbours = [temporal.reduce(*before), temporal.reduce(*after)]
+        # This frame's own matte is unknown. The subject's confident interior is taken where both neighbours have it,
+        # and its blobs over where either has it, so that a moving subject's leading and trailing edges are inside.
+        both = np.minimum(neighbours[0][2], neighbours[1][2])
+        either = np.maximum(neighbours[0][2], neighbours[1][2])
+        everything = np.s_[0:height, 0:width]
+        moved = []
+        for (other_small, other_grey, _), (_, other_matte) in zip(neighbours, (before, after)):
+            motion, _, _ = temporal.subject_motion(
+                self.flow, (small, grey, both), (other_small, other_grey, either), temporal.pixel_grid(self.grids, size)
+            )  # zero outside the blobs: there the neighbour's matte stays where it is
+            full_grid = temporal.pixel_grid(self.grids, (width, height))
+            moved.append(temporal.move(other_matte.astype(np.float32), motion, everything, full_grid))
+        first, second = moved
+        subject = np.count_nonzero((first >= DISAGREE) | (second >= DISAGREE))
+        if np.count_nonzero(np.abs(first - second) >= DISAGREE) > DISAGREE_SHARE * max(subject, 1):
+            return None
+        return np.clip(np.rint((first + second) / 2), 0, 255).astype(np.uint8)
