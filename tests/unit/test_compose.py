@@ -58,3 +58,15 @@ def test_over_a_colour_needs_no_more_memory_than_the_plain_cutout():
     _, plain = peak_extra_mb(lambda: compose.composite(rgb, m, (0, 0, 0, 0)))
     _, over = peak_extra_mb(lambda: compose.composite(rgb, m, (0, 255, 0, 255)))
     assert over <= 1.25 * plain, (plain, over)
+
+
+def test_a_video_frame_over_an_opaque_colour_is_the_pictures_within_a_level():
+    rng = np.random.default_rng(5)
+    rgb = rng.integers(0, 256, (90, 160, 3), dtype=np.uint8)
+    alpha = rng.integers(0, 256, (90, 160), dtype=np.uint8)
+    alpha[:, :20], alpha[:, -20:] = 0, 255
+    frame = compose.over_opaque_colour(rgb, alpha, (0, 255, 0))
+    picture = np.asarray(compose.over_colour(rgb, alpha, (0, 255, 0, 255)))
+    assert frame.shape == rgb.shape and frame.dtype == np.uint8
+    assert np.abs(frame.astype(int) - picture[..., :3]).max() <= 1
+    assert (frame[:, :20] == (0, 255, 0)).all() and (frame[:, -20:] == rgb[:, -20:]).all()
