@@ -43,6 +43,7 @@ import numpy as np
 from benchmarks.headless import pid, run_graph, start
 from benchmarks.machine import header
 from benchmarks.targets import line
+from remove_background_node.video import stream
 from tests.harness import clips
 from tests.harness.memory import METHOD, peak_extra_mb, rss_mb
 from tests.harness.server import Server
@@ -189,7 +190,7 @@ def speed(clip: clips.Clip) -> None:
     for label, r in (("node at its defaults (graph stats)", ours), ("notebook's way (rembg, subprocess)", theirs)):
         print(f"{label:40}{r['seconds']:9.2f}{r['fps']:8.2f}{r['error']:9.3f}{r['flicker']:9.4f}")
     print(f"(node: {ours['frames']} frames written; notebook: {theirs['frames']}; both read the same MP4 and write a "
-          "composite over green and a grey matte MP4; x264 preset: the node's veryfast, the notebook's medium, "
+          f"composite over green and a grey matte MP4; x264 preset: the node's {stream.PRESET}, the notebook's medium, "
           "InvokeAI's make_mp4_writer default)")
     print(line("video_speed", theirs["seconds"] / ours["seconds"]))
 

@@ -19,7 +19,7 @@ from . import temporal
 
 STRIDE = 2  # the model sees frames 0, STRIDE, 2 x STRIDE, ...
 DISAGREE = 128  # matte levels: the two moved mattes disagree about a pixel (one says subject, the other not)
-DISAGREE_SHARE = 0.05  # ...over more of the subject (pixels either calls subject) than this: the model sees the frame
+DISAGREE_SHARE = 0.1  # ...over more of the subject (pixels either calls subject) than this: the model sees the frame
 
 
 def model_sees(index: int) -> bool:
@@ -47,14 +47,16 @@ class Between:
         # and its blobs over where either has it, so that a moving subject's leading and trailing edges are inside.
         both = np.minimum(neighbours[0][2], neighbours[1][2])
         either = np.maximum(neighbours[0][2], neighbours[1][2])
-        everything = np.s_[0:height, 0:width]
         moved = []
         for (other_small, other_grey, _), (_, other_matte) in zip(neighbours, (before, after)):
-            motion, _, _ = temporal.subject_motion(
+            motion, blobs, _ = temporal.subject_motion(
                 self.flow, (small, grey, both), (other_small, other_grey, either), temporal.pixel_grid(self.grids, size)
-            )  # zero outside the blobs: there the neighbour's matte stays where it is
-            full_grid = temporal.pixel_grid(self.grids, (width, height))
-            moved.append(temporal.move(other_matte.astype(np.float32), motion, everything, full_grid))
+            )
+            matte = other_matte.astype(np.float32)  # the motion is zero outside the blobs: there it stays where it is
+            if blobs.any():
+                box = temporal.box_around(cv2.resize(blobs.astype(np.uint8), (width, height), interpolation=cv2.INTER_LINEAR))
+                matte[box] = temporal.move(matte, motion, box, temporal.pixel_grid(self.grids, (width, height)))
+            moved.append(matte)
         first, second = moved
         subject = np.count_nonzero((first >= DISAGREE) | (second >= DISAGREE))
         if np.count_nonzero(np.abs(first - second) >= DISAGREE) > DISAGREE_SHARE * max(subject, 1):

@@ -90,7 +90,7 @@ def stabilise(frame: np.ndarray, matte: np.ndarray, state: State, strength: floa
     same_part = _colour_agreement(small, _moved(state.small, motion, pixel_grid(state.grids, size)), noise)
     inside = cv2.resize(blobs.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
     # The trust is 0 outside the blobs, where the new matte is kept as it is: the full-size work is done in their box.
-    box = _box(inside)
+    box = box_around(inside)
     history = move(state.result, motion, box, pixel_grid(state.grids, (width, height)), cv2.INTER_CUBIC)
     result = matte.astype(np.float32)
     new = result[box].copy()
@@ -148,7 +148,7 @@ def move(picture: np.ndarray, motion: np.ndarray, box: tuple[slice, slice], grid
     return _moved(picture, motion_full, (grid[0][box], grid[1][box]), how)
 
 
-def _box(inside: np.ndarray) -> tuple[slice, slice]:
+def box_around(inside: np.ndarray) -> tuple[slice, slice]:
     """A map, non-zero somewhere -> the box around its non-zero pixels, as slices."""
     rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
     return np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
