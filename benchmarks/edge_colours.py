@@ -10,23 +10,32 @@ The pipeline then finishes a cutout from the true matte (pipeline.finish, so seg
 play no part) with and without refine_foreground; the error is the mean |cutout RGB - true
 foreground| over the soft pixels (scenes.edge_error), and the reduction is 1 - refined / plain.
 In process, no InvokeAI; the time of each finish is printed for information.
+
+Time at 4096x4096 (--side): the same scene over green, enlarged, and the edge colours estimated by the
+pack (foreground.estimate) and by blur fusion as the pack shipped it before (benchmarks.blur_fusion),
+each the median of REPEATS warm calls, alternating; the ratio is against that baseline.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
+
+import cv2
 
 import numpy as np
 from PIL import Image
 
+from benchmarks import blur_fusion
 from benchmarks.machine import header
 from benchmarks.targets import line
-from remove_background_node import pipeline
+from remove_background_node import foreground, pipeline
 from tests.harness import fixtures
 from tests.harness.scenes import edge_error, known_foreground, known_matte
 
 COLOURS = {"magenta": (255, 0, 255), "green": (0, 255, 0), "white": (255, 255, 255)}
+REPEATS = 5
 
 
 def scene(model: str, colour: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -52,6 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="u2net", choices=("u2net", "u2netp"), help="whose expected alpha is the matte")
     parser.add_argument("--colors", default=",".join(COLOURS), help=f"comma-separated, of {', '.join(COLOURS)}")
+    parser.add_argument("--side", type=int, default=4096, help="the square picture's side for the timing")
     args = parser.parse_args(argv)
     header("Remove Background: edge colours with refine_foreground")
     print(f"\n## anime-girl-1 ({args.model}'s alpha as the true matte) over each colour; error in levels (0..255)")
@@ -66,6 +76,28 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name:12}{before:13.2f}{after:15.2f}{reductions[-1]:10.1f}%{plain_s:9.3f}{refined_s:11.3f}")
     worst = min(reductions)
     print(line("edge_colour", worst, f"{worst:.1f} % (the least of the {len(reductions)})"))
+    timing(args.model, args.side)
+
+
+def timing(model: str, side: int) -> None:
+    """A model whose fixture gives the matte and a side -> prints the edge-colour estimate's time at side x side
+    against blur fusion's, the pack's refine_foreground before foreground/ replaced it."""
+    picture, _, matte = scene(model, COLOURS["green"])
+    picture = cv2.resize(picture, (side, side), interpolation=cv2.INTER_LINEAR)
+    matte = cv2.resize(matte, (side, side), interpolation=cv2.INTER_LINEAR)
+    seconds: dict[str, list[float]] = {"pack": [], "blur fusion": []}
+    runs = {"pack": lambda: foreground.estimate(picture, matte), "blur fusion": lambda: blur_fusion.estimate(picture, matte)}
+    for run in runs.values():
+        run()  # warm: kernels compiled, pool threads started
+    for _ in range(REPEATS):
+        for name, run in runs.items():
+            t = time.perf_counter()
+            run()
+            seconds[name].append(time.perf_counter() - t)
+    pack, baseline = statistics.median(seconds["pack"]), statistics.median(seconds["blur fusion"])
+    print(f"\n## edge colours at {side}x{side}, {np.count_nonzero((matte > 0) & (matte < 255))} soft pixels "
+          f"(median of {REPEATS}): the pack {pack:.3f} s, blur fusion {baseline:.3f} s")
+    print(line("edge_colour_time", pack / baseline))
 
 
 if __name__ == "__main__":
