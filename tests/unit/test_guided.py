@@ -102,17 +102,39 @@ def test_a_mask_of_another_size_is_fitted_to_the_image_with_a_word(subject_scene
     assert result.mask.size == (1200, 900) and "resized" in said[0]
 
 
-def test_the_factorisation_never_prints_to_the_console(subject_scene, capfd, caplog):
+def test_the_factorisation_never_prints_to_the_console(subject_scene, capfd, caplog, monkeypatch):
     """A wide band over flat photo regions makes the first ichol shift fail; pymatting prints when it
-    retries. That goes to the debug log; what other threads print still reaches the console."""
+    retries. That goes to the debug log; what other threads print meanwhile still reaches the console."""
+    import sys
+
+    import pymatting
+
     caplog.set_level(logging.DEBUG, logger="remove_background_node.matting.solver")
     rgb, truth, _ = subject_scene
     slack = np.where(truth >= 128, 255, 0).astype(np.uint8)
     options = pipeline.Options(alpha_matting=True, alpha_matting_erode_size=25)
-    other = threading.Thread(target=lambda: [print("other thread") for _ in range(200)])
+    factoring, printed = threading.Event(), threading.Event()
+    real_ichol = pymatting.ichol
+
+    def ichol(*args, **kwargs):  # the first factor waits, its prints routed, while another thread prints
+        if not factoring.is_set():
+            factoring.set()
+            assert printed.wait(600), "the other thread printed"
+        return real_ichol(*args, **kwargs)
+
+    def other_thread() -> None:
+        assert factoring.wait(600)
+        for _ in range(200):
+            print("other thread")
+        printed.set()
+
+    monkeypatch.setattr(pymatting, "ichol", ichol)
+    stdout = sys.stdout
+    other = threading.Thread(target=other_thread)
     other.start()
     pipeline.refine_cutout(Image.fromarray(rgb), Image.fromarray(slack), None, options)
     other.join()
+    assert factoring.is_set() and printed.is_set() and sys.stdout is stdout
     printed = capfd.readouterr().out
     assert "PERFORMANCE WARNING" not in printed and "Cholesky" not in printed
     assert printed.count("other thread") == 200
