@@ -139,9 +139,11 @@ def run(
         source: Iterator[Frame] = iter(frames)
         try:
             for index, frame in enumerate(source):
-                skipped = between is not None and not keyframes.model_sees(index)
-                if not (stages.acquire(tickets) and stages.put(predicted if skipped else decoded,
-                                                               (index, frame, SKIPPED) if skipped else (index, frame))):
+                if between is not None and not keyframes.model_sees(index):  # straight on, past the model
+                    to, item = predicted, (index, frame, SKIPPED)
+                else:
+                    to, item = decoded, (index, frame)
+                if not (stages.acquire(tickets) and stages.put(to, item)):
                     return
         finally:
             close = getattr(source, "close", None)
