@@ -20,8 +20,14 @@ VISIBLE = 8  # the bounding box counts pixels at least this opaque (3 %); fainte
 
 
 def to_array(mask: Image.Image) -> np.ndarray:
-    """L (or any) mask image -> HxW uint8 array."""
-    return np.asarray(mask.convert("L") if mask.mode != "L" else mask, dtype=np.uint8)
+    """L (or any) mask image -> HxW uint8 array; a mask with transparency counts as painted over black."""
+    if mask.mode == "L":
+        return np.asarray(mask, dtype=np.uint8)
+    if mask.mode in ("RGBA", "LA", "PA") or "transparency" in mask.info:
+        # strokes painted on a transparent layer (the canvas): unpainted is background, whatever colour it hides
+        grey, alpha = (np.asarray(band, dtype=np.uint16) for band in mask.convert("LA").split())
+        return ((grey * alpha + 127) // 255).astype(np.uint8)
+    return np.asarray(mask.convert("L"), dtype=np.uint8)
 
 
 def union(masks: Sequence[np.ndarray]) -> np.ndarray:

@@ -38,13 +38,15 @@ class RefineCutoutInvocation(BaseInvocation, WithMetadata, WithBoard):
     mask: ImageField = InputField(
         title="Mask",
         description="White = subject: soft or hard, from Segment Anything (through Tensor Mask to Image), the canvas, "
-        "Remove Background or anything else. Resized to the image if its size differs",
+        "Remove Background or anything else; on a transparent layer, unpainted is background. Resized to the image if "
+        "its size differs",
     )
     trimap: Optional[ImageField] = InputField(
         default=None,
         title="Trimap",
         description="Optional: 255 = sure subject, 0 = sure background, anything else = unknown (solved by matting). "
-        "When given it replaces the band built from the mask and the thresholds",
+        "When given it replaces the band built from the mask and the thresholds; painted on a transparent layer, "
+        "unpainted is sure background",
     )
     foreground_threshold: int = common.foreground_threshold()
     background_threshold: int = common.background_threshold()

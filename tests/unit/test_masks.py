@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from remove_background_node import masks
 from tests.harness.scenes import disc
@@ -186,3 +187,30 @@ def test_the_bounding_box_leaves_out_what_no_one_can_see():
     m[10, 10] = masks.VISIBLE  # faint but visible counts
     assert masks.bounding_box(m) == (10, 10, 120, 60)
     assert masks.bounding_box(np.full((4, 4), masks.VISIBLE - 1, np.uint8)) is None
+
+
+@pytest.mark.parametrize(("height", "width", "pixels"), [(64, 300, 256.0), (300, 40, 128.0), (48, 640, 64.0)])
+@pytest.mark.parametrize("place", ["middle", "along an edge"])
+def test_a_wide_feather_keeps_the_subject_of_a_long_picture(height, width, pixels, place):
+    """Pictures much longer one way than the other, the subject in the middle or lying along the border."""
+    m = np.zeros((height, width), np.uint8)
+    if place == "middle":
+        m[height // 3 : 2 * height // 3, width // 3 : 2 * width // 3] = 255
+    else:
+        m[: max(2, height // 5), :] = 255  # a band along the top edge, the whole width
+    feathered = masks.feather(m, pixels)
+    assert abs(feathered.mean() - m.mean()) <= 0.05 * m.mean(), (m.mean(), feathered.mean())
+    subject = m == 255
+    assert feathered[subject].mean() > feathered[~subject].mean()
+
+
+def test_a_mask_painted_on_a_transparent_layer_is_its_strokes_over_black():
+    """A canvas layer: white and grey strokes on transparent pixels that hide white; unpainted is background."""
+    rgba = np.zeros((4, 6, 4), np.uint8)
+    rgba[..., :3] = 255  # transparent pixels whose hidden colour is white
+    rgba[1, 1] = (255, 255, 255, 255)  # an opaque white stroke: subject
+    rgba[2, 2] = (128, 128, 128, 255)  # grey: unknown in a trimap
+    rgba[3, 3] = (255, 255, 255, 128)  # a stroke's soft edge
+    array = masks.to_array(Image.fromarray(rgba, "RGBA"))
+    assert array[1, 1] == 255 and array[2, 2] == 128 and array[3, 3] == 128 and array[0, 0] == 0
+    assert (masks.to_array(Image.fromarray(rgba[..., :3], "RGB"))[0] == 255).all(), "no alpha: the colour itself"
