@@ -134,6 +134,13 @@ def run(
     to_video: queue.Queue[Any] = queue.Queue(DEPTH)
     to_matte: queue.Queue[Any] = queue.Queue(DEPTH)
     tickets = threading.Semaphore(IN_FLIGHT)  # so a slow frame in one model thread cannot let the others run far ahead
+    # At most PREDICTORS runs of the model at once, the in-order thread's for a skipped frame included: onnxruntime's
+    # memory arena grows to hold every concurrent run's activations and never shrinks (a third run cost 250 MB).
+    model_slots = threading.Semaphore(PREDICTORS)
+
+    def matte_of(frame: Frame) -> Any:
+        with model_slots:
+            return model_matte(frame)
 
     def decode() -> None:
         source: Iterator[Frame] = iter(frames)
@@ -155,7 +162,7 @@ def run(
     def predict() -> None:
         while (item := stages.get(decoded)) is not _END:
             index, frame = item
-            if not stages.put(predicted, (index, frame, model_matte(frame))):
+            if not stages.put(predicted, (index, frame, matte_of(frame))):
                 return
         stages.put(predicted, _END)
 
@@ -203,7 +210,7 @@ def run(
                     usable = between is not None and last is not None and after is not None and after[1] is not SKIPPED
                     found = between(last, frame, after) if usable else None
                     if found is None:  # the neighbours disagree, or there is no frame after: the model sees it
-                        found = model_matte(frame)
+                        found = matte_of(frame)
                 step(f"Frame {written + 1} of {total}", min((written + 1) / max(total, 1), 1.0))
                 composite, final = finish(frame, found)
                 if not (stages.put(to_video, composite) and stages.put(to_matte, final)):

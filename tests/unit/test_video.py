@@ -292,3 +292,33 @@ def test_skipping_frames_keeps_the_error_and_the_steadiness(clip, u2netp_predict
     assert calls[0] <= 0.6 * len(frames), calls[0]
     assert clips.error(steady, truth) <= 1.05 * clips.error(masks, truth)
     assert clips.flicker(steady, truth) <= 0.5 * clips.flicker(masks, truth)
+
+
+def test_no_more_than_predictors_model_runs_at_once_even_for_skipped_frames():
+    """A skipped frame whose neighbours disagree goes to the model from the in-order thread; it waits for a free
+    slot, so the model never runs more than PREDICTORS frames at once (onnxruntime keeps memory for each)."""
+    lock, running, most = threading.Lock(), [0], [0]
+    rng = np.random.default_rng(0)
+    work = rng.random((160, 160))
+
+    def model(frame: np.ndarray) -> int:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        for _ in range(20):  # some real work, so runs overlap as they would in the model
+            np.linalg.inv(work + np.eye(160))
+        with lock:
+            running[0] -= 1
+        return 0
+
+    class Writer:
+        def append_data(self, frame: np.ndarray) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    frames = (np.zeros((4, 4, 3), np.uint8) for _ in range(60))
+    written = stream.run(frames, 60, model, lambda f, m: (f, f[..., 0]), Writer(), Writer(), lambda *a: None,
+                         lambda before, frame, after: None)  # the neighbours always disagree
+    assert written == 60 and most[0] <= stream.PREDICTORS, most[0]
