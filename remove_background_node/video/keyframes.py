@@ -40,7 +40,7 @@ class Between:
         """(frame, matte) before, this HxWx3 uint8 RGB frame, (frame, matte) after -> this frame's HxW uint8 matte,
         or None when the two neighbours' mattes disagree on it (the model should see it)."""
         height, width = frame.shape[:2]
-        small, grey, _ = temporal.reduce(frame, np.zeros((height, width), np.uint8))
+        small, grey = temporal.reduce_frame(frame)
         size = (small.shape[1], small.shape[0])
         neighbours = [temporal.reduce(*before), temporal.reduce(*after)]
         # This frame's own matte is unknown. The subject's confident interior is taken where both neighbours have it,

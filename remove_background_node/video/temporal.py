@@ -111,9 +111,14 @@ Reduced = tuple[np.ndarray, np.ndarray, np.ndarray]  # a frame at flow size: flo
 
 def reduce(frame: np.ndarray, matte: np.ndarray) -> Reduced:
     """HxWx3 uint8 RGB frame and its HxW uint8 matte -> both at flow size: (float32 RGB, uint8 grey, uint8 matte)."""
-    size = flow_size(frame.shape[1], frame.shape[0])
-    small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
-    return small.astype(np.float32), cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), cv2.resize(matte, size, interpolation=cv2.INTER_AREA)
+    small, grey = reduce_frame(frame)
+    return small, grey, cv2.resize(matte, (grey.shape[1], grey.shape[0]), interpolation=cv2.INTER_AREA)
+
+
+def reduce_frame(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """HxWx3 uint8 RGB frame -> it at flow size: (float32 RGB, uint8 grey)."""
+    small = cv2.resize(frame, flow_size(frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_AREA)
+    return small.astype(np.float32), cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
 
 
 def new_flow() -> cv2.DISOpticalFlow:
