@@ -21,7 +21,7 @@ from PIL import Image
 
 from . import catalog, inference, model_store, providers
 from .pipeline import Result
-from .sessions import MANAGER, SessionManager
+from .sessions import MANAGER
 
 _warned: set[str] = set()
 _warned_lock = threading.Lock()
@@ -117,13 +117,11 @@ class Host:
         )
 
     @contextmanager
-    def session(self, model: str, device: providers.Device = "auto", on_cpu: SessionManager = MANAGER) -> Iterator[Any]:
-        """Model name, device and the manager that makes CPU sessions -> its rembg session, held in InvokeAI's model
-        cache while the block runs (a GPU session always comes from the pictures' manager: one per card)."""
+    def session(self, model: str, device: providers.Device = "auto") -> Iterator[Any]:
+        """Model name and device -> its rembg session, held in InvokeAI's model cache while the block runs."""
         spec = catalog.get(model)
         chosen = self.providers(device)
-        manager = on_cpu if chosen == [providers.CPU] else MANAGER
-        with manager.session(spec, chosen, lambda: self._locate(spec), self._context.models.load_local_model) as session:
+        with MANAGER.session(spec, chosen, lambda: self._locate(spec), self._context.models.load_local_model) as session:
             yield session
 
     def model(self, model: str, device: providers.Device = "auto", cloth_category: str = "all") -> tuple[inference.Predict, Hashable]:

@@ -30,8 +30,8 @@ Warn = Callable[[str], None]  # something the user should know about this run (t
 STEPS: tuple[tuple[str, str], ...] = (
     ("model", "the model's mask (several masks, such as the cloth model's \"all\", are united); with "
               "bounding_boxes, the model's mask inside the boxes and background outside"),
-    ("skip_frames", "video only: the model sees every other frame; a frame between two gets their masks carried along "
-                    "with the subject, or the model's own where they disagree"),
+    ("skip_frames", "video only: the model sees every third frame; a frame between gets the masks of the two on either "
+                    "side carried along with the subject, or the model's own where they disagree"),
     ("post_process_mask", "smooths the mask and makes it hard"),
     ("alpha_matting", "re-solves the soft edge between the two thresholds"),
     ("temporal_smoothing", "video only: steadies the mask with the frames before it, carried along with the subject"),

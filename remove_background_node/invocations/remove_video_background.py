@@ -24,18 +24,12 @@ from invokeai.invocation_api import (
 from PIL import Image
 from pydantic import model_validator
 
-from .. import inference, pipeline, sessions
+from .. import inference, pipeline
 from ..video import keyframes, stream, temporal
 from . import common
 from .common import Device, ModelName
 
 GREEN = ColorField(r=0, g=255, b=0, a=255)
-# On the CPU the video's frames run stream.PREDICTORS at a time, each on stream.MODEL_THREADS threads: a session of
-# its own beside the pictures' (which use every core for one picture), under its own name in InvokeAI's model cache.
-VIDEO_SESSIONS = sessions.SessionManager(
-    create=lambda path, chosen: sessions.create_inference_session(path, chosen, threads=stream.MODEL_THREADS),
-    tag=f"threads{stream.MODEL_THREADS}",
-)
 
 
 @invocation_output("remove_background_video_output")
@@ -71,9 +65,9 @@ class RemoveVideoBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
     )
     skip_frames: bool = InputField(
         default=True, title="Skip Frames",
-        description="Faster: the model sees every other frame, and a frame between two gets their mattes carried "
-        "along with the subject; where those disagree (a fast or changing subject) the model sees it too. Off: the "
-        "model sees every frame. Not used at temporal smoothing 0",
+        description="Faster: the model sees every third frame, and a frame between gets the mattes of the two on "
+        "either side carried along with the subject (the nearer weighing more); where those disagree (a fast or "
+        "changing subject) the model sees it too. Off: the model sees every frame. Not used at temporal smoothing 0",
     )
     background_color: ColorField = InputField(
         default=GREEN, title="Background Color",
@@ -115,8 +109,8 @@ class RemoveVideoBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
         state = temporal.State()
         in_between = keyframes.Between()
 
-        def between(before, frame, after):  # type: ignore[no-untyped-def]
-            matte = in_between((before[0], before[1][0]), frame, (after[0], after[1][0]))
+        def between(before, frame, after, ahead):  # type: ignore[no-untyped-def]
+            matte = in_between((before[0], before[1][0]), frame, (after[0], after[1][0]), ahead)
             return None if matte is None else (matte, before[1][1] and after[1][1])
 
         def finish(frame, found):  # type: ignore[no-untyped-def]
@@ -126,7 +120,7 @@ class RemoveVideoBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
 
         with tempfile.TemporaryDirectory(prefix="remove-background-video-") as folder:
             outputs = Path(folder) / "video.mp4", Path(folder) / "matte.mp4"
-            with host.session(self.model, self.device, on_cpu=VIDEO_SESSIONS) as session:
+            with host.session(self.model, self.device) as session:
                 predict = inference.predictor(session, **inference.predict_options(self.model, "all"))
                 written = stream.run(
                     host.frames(source),

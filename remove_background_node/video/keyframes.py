@@ -1,11 +1,13 @@
 """Skipping frames: which frames the model sees, and the matte of a frame between two that it saw.
 
 The model's cost is the same for every frame whatever its size, and on a CPU it is most of a video's
-time. With skipping, the model sees every STRIDE-th frame (and the last). A frame between two of them
-gets their mattes moved onto it along with the subject (temporal.subject_motion: every blob as its
-rigid pieces) and averaged. Where the two moved mattes disagree about more than DISAGREE_SHARE of the
-subject (it changed shape in a way the pieces do not follow, something appeared, or the model changed
-its mind), the model sees that frame too. Pure numpy and OpenCV.
+time. With skipping, the model sees every STRIDE-th frame. A frame between two of them gets the
+mattes of the frame just before it and of the next one the model sees moved onto it along with the
+subject (temporal.subject_motion: every blob as its rigid pieces) and averaged, the nearer weighing
+more. Where the two moved mattes disagree about more than DISAGREE_SHARE of the subject (it changed
+shape in a way the pieces do not follow, something appeared, or the model changed its mind), the
+model sees that frame too, as it does the last frames of a clip, which have no seen frame after
+them. Pure numpy and OpenCV.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 
 from . import temporal
 
-STRIDE = 2  # the model sees frames 0, STRIDE, 2 x STRIDE, ...
+STRIDE = 3  # the model sees frames 0, STRIDE, 2 x STRIDE, ... (README, Performance: what 2 and 3 measure)
 DISAGREE = 128  # matte levels: the two moved mattes disagree about a pixel (one says subject, the other not)
 DISAGREE_SHARE = 0.1  # ...over more of the subject (pixels either calls subject) than this: the model sees the frame
 
@@ -25,6 +27,11 @@ DISAGREE_SHARE = 0.1  # ...over more of the subject (pixels either calls subject
 def model_sees(index: int) -> bool:
     """A frame's index in the clip -> whether the model always sees it (the others may be in-between frames)."""
     return index % STRIDE == 0
+
+
+def next_seen(index: int) -> int:
+    """A frame's index -> the index of the next frame the model always sees."""
+    return (index // STRIDE + 1) * STRIDE
 
 
 @dataclass
@@ -35,10 +42,11 @@ class Between:
     grids: temporal.Grids = field(default_factory=dict, repr=False)
 
     def __call__(
-        self, before: tuple[np.ndarray, np.ndarray], frame: np.ndarray, after: tuple[np.ndarray, np.ndarray]
+        self, before: tuple[np.ndarray, np.ndarray], frame: np.ndarray, after: tuple[np.ndarray, np.ndarray], ahead: int = 1
     ) -> np.ndarray | None:
-        """(frame, matte) before, this HxWx3 uint8 RGB frame, (frame, matte) after -> this frame's HxW uint8 matte,
-        or None when the two neighbours' mattes disagree on it (the model should see it)."""
+        """(frame, matte) just before, this HxWx3 uint8 RGB frame, (frame, matte) ``ahead`` frames after -> this frame's
+        HxW uint8 matte (the two moved mattes weighed by nearness), or None when they disagree on it (the model should
+        see it)."""
         height, width = frame.shape[:2]
         small, grey = temporal.reduce_frame(frame)
         size = (small.shape[1], small.shape[0])
@@ -61,4 +69,4 @@ class Between:
         subject = np.count_nonzero((first >= DISAGREE) | (second >= DISAGREE))
         if np.count_nonzero(np.abs(first - second) >= DISAGREE) > DISAGREE_SHARE * max(subject, 1):
             return None
-        return np.clip(np.rint((first + second) / 2), 0, 255).astype(np.uint8)
+        return np.clip(np.rint((ahead * first + second) / (ahead + 1)), 0, 255).astype(np.uint8)

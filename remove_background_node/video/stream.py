@@ -4,7 +4,8 @@
     [thread]      [threads]                                  [the caller's thread]                           [threads]
 
 Given ``between``, frames the model need not see (keyframes.model_sees) go past it: in frame order,
-each gets its matte from the frames on either side, or from the model there when ``between`` declines.
+each gets its matte from the frame before it and the next one the model sees, or from the model
+there when ``between`` declines.
 
 Small bounded queues join the stages, so memory holds a few frames however long the clip is. The
 caller's thread reports progress and is where cancelling is noticed; an error in any stage, or a
@@ -14,7 +15,6 @@ raised. Knows nothing of InvokeAI: frames, the per-frame functions and the write
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -25,12 +25,10 @@ import numpy as np
 
 from . import keyframes
 
-PREDICTORS = 2  # frames in the model at once, each run from its own thread on one onnxruntime session
-# ...each run with its share of the cores, not onnxruntime's default of every core per run: two runs of a 2-thread
-# session on 2 cores wait on each other's threads (and spin), so frames go through slower than one at a time.
-# One thread per run wastes no CPU spinning beside the other run and leaves the decoder and encoders room.
-CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-MODEL_THREADS = max(1, CORES // PREDICTORS)  # onnxruntime threads per run
+# Frames in the model at once (each from its own thread, on the pictures' session). One: on 2 cores two at once are
+# no faster (1280x720, 96 frames, in-process: 13.8-14.0 s against 13.7-14.2 s), and onnxruntime's memory arena
+# grows to hold every concurrent run's activations and never shrinks (a second u2netp run at once: about 270 MB).
+PREDICTORS = 1
 DEPTH = 3  # frames waiting between two stages
 IN_FLIGHT = DEPTH + 2 * PREDICTORS  # frames decoded but not yet finished: the model returns them out of order
 # Two videos are encoded per frame beside the model on the CPU. For these composites and flat mattes x264's
@@ -112,7 +110,8 @@ def mp4_writer(path: Path, fps: float) -> Writer:
 
 
 Found = tuple[Frame, Any]  # a frame and what the model (or ``between``) found in it
-Between = Callable[[Found, Frame, Found], Any]  # (frame before, this frame, frame after) -> a result, or None
+# (the frame before, this frame, the next the model saw, how many frames on that one is) -> a result, or None
+Between = Callable[[Found, Frame, Found, int], Any]
 
 
 def run(
@@ -134,8 +133,7 @@ def run(
     to_video: queue.Queue[Any] = queue.Queue(DEPTH)
     to_matte: queue.Queue[Any] = queue.Queue(DEPTH)
     tickets = threading.Semaphore(IN_FLIGHT)  # so a slow frame in one model thread cannot let the others run far ahead
-    # At most PREDICTORS runs of the model at once, the in-order thread's for a skipped frame included: onnxruntime's
-    # memory arena grows to hold every concurrent run's activations and never shrinks (a third run cost 250 MB).
+    # At most PREDICTORS runs of the model at once, the in-order thread's for a skipped frame included (PREDICTORS).
     model_slots = threading.Semaphore(PREDICTORS)
 
     def matte_of(frame: Frame) -> Any:
@@ -182,12 +180,13 @@ def run(
     last: Found | None = None
 
     def ready(index: int) -> bool:
-        """Whether frame ``index`` can be finished now: found, or skipped with the frame after it found (or none)."""
+        """Whether frame ``index`` can be finished now: found, or skipped with the next frame the model sees found
+        (or the clip ended before it)."""
         if index not in waiting:
             return False
         if waiting[index][1] is not SKIPPED:
             return True
-        return ended == PREDICTORS or (index + 1 in waiting and waiting[index + 1][1] is not SKIPPED)
+        return ended == PREDICTORS or keyframes.next_seen(index) in waiting
 
     try:
         while not stages.stop.is_set():
@@ -206,9 +205,10 @@ def run(
             while ready(written):  # the model finishes frames out of order; stabilising needs them in order
                 frame, found = waiting.pop(written)
                 if found is SKIPPED:
-                    after = waiting.get(written + 1)
-                    usable = between is not None and last is not None and after is not None and after[1] is not SKIPPED
-                    found = between(last, frame, after) if usable else None
+                    seen = keyframes.next_seen(written)
+                    after = waiting.get(seen)
+                    usable = between is not None and last is not None and after is not None
+                    found = between(last, frame, after, seen - written) if usable else None
                     if found is None:  # the neighbours disagree, or there is no frame after: the model sees it
                         found = matte_of(frame)
                 step(f"Frame {written + 1} of {total}", min((written + 1) / max(total, 1), 1.0))

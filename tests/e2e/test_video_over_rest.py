@@ -33,6 +33,22 @@ def runs(server, clip, tmp_path_factory):
     return done
 
 
+def test_pictures_and_videos_share_one_session_in_invokeais_model_cache(server, tmp_path):
+    """The video node's model is the pictures' session: one graph running both has one entry for u2netp in InvokeAI's
+    model cache (whose stats cover the last graph run)."""
+    from PIL import Image
+
+    clips.write(clips.Clip(width=160, height=90, frames=6, fps=24.0), tmp_path / "short.mp4")
+    video = server.upload_video(tmp_path / "short.mp4")
+    image = server.upload(Image.new("RGB", (64, 48), (200, 40, 40)))
+    item = server.run({"rb": {"type": "remove_background", "image": {"image_name": image}, "model": "u2netp"},
+                       "rv": {"type": "remove_background_video", "video": {"video_name": video}, "model": "u2netp"}})
+    assert item["status"] == "completed", item.get("error_traceback")
+    stats = server.http.get(server.url + "/api/v2/models/stats", timeout=30).json()
+    assert stats["hits"] + stats["misses"] >= 2, stats
+    assert len([key for key in stats["loaded_model_sizes"] if "u2netp.onnx" in key]) == 1, stats
+
+
 def test_both_videos_keep_the_size_frame_rate_and_frame_count(runs):
     for out, video, matte in runs.values():
         assert (out["width"], out["height"], out["frame_count"], out["fps"]) == (640, 360, 48, 24.0)

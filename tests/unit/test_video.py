@@ -203,8 +203,10 @@ def test_an_error_in_a_stage_reaches_the_caller():
 def moving_square(t: int, size: tuple[int, int] = (160, 120)) -> tuple[np.ndarray, np.ndarray]:
     """Frame t of a textured square moving 3 px a frame over a still textured background -> (frame, true matte)."""
     rng = np.random.default_rng(1)
-    background = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
-    texture = rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)
+    # textures with coarse detail as well as fine, as photographs have (pixel noise alone is invisible to the
+    # coarse levels of a flow pyramid)
+    background = cv2.resize(rng.integers(0, 255, (size[1] // 4, size[0] // 4, 3), dtype=np.uint8), size, interpolation=cv2.INTER_CUBIC)
+    texture = cv2.resize(rng.integers(0, 255, (10, 10, 3), dtype=np.uint8), (40, 40), interpolation=cv2.INTER_CUBIC)
     frame, matte = background.copy(), np.zeros(size[::-1], np.uint8)
     x = 20 + 3 * t
     frame[40:80, x : x + 40] = texture
@@ -212,12 +214,25 @@ def moving_square(t: int, size: tuple[int, int] = (160, 120)) -> tuple[np.ndarra
     return frame, matte
 
 
-def test_a_frame_between_two_gets_their_mattes_moved_along_with_the_subject():
+@pytest.mark.parametrize("ahead", [1, 2])
+def test_a_frame_between_two_gets_their_mattes_moved_along_with_the_subject(ahead: int):
     between = keyframes.Between()
-    (f0, m0), (f1, m1), (f2, m2) = (moving_square(t) for t in (4, 5, 6))
-    found = between((f0, m0), f1, (f2, m2))
+    (f0, m0), (f1, m1), (f2, m2) = (moving_square(t) for t in (4, 5, 5 + ahead))
+    found = between((f0, m0), f1, (f2, m2), ahead)
     assert found is not None
     assert np.abs(found.astype(int) - m1).mean() < 0.1 * np.abs(m0.astype(int) - m1).mean(), "moved, not averaged in place"
+
+
+def test_the_nearer_neighbour_weighs_more():
+    """Where the two moved mattes differ, the result lies nearer the matte of the nearer frame."""
+    between = keyframes.Between()
+    (f0, m0), (f1, _), (f2, m2) = (moving_square(t) for t in (4, 5, 7))
+    m2 = m2.copy()
+    m2[40:80, 62:81] = 150  # the far frame says the square's right half is only partly subject (too little to disagree)
+    found = between((f0, m0), f1, (f2, m2), 2)
+    assert found is not None
+    part = found[45:75, 58:72].astype(int)  # where that half lands on frame 5 (moved 6 px left)
+    assert np.abs(part - 220).max() <= 3, "two thirds the near frame's 255, one third the far one's 150"
 
 
 def test_a_frame_between_two_that_disagree_goes_to_the_model():
@@ -228,18 +243,21 @@ def test_a_frame_between_two_that_disagree_goes_to_the_model():
     assert between((f0, m0), f1, (f2, m2)) is None
 
 
-def test_skipping_frames_runs_the_model_on_about_half_of_them_in_order():
-    """The model sees frames 0, 2, 4 ... and the last; a frame between goes to it too when ``between`` declines."""
+def test_skipping_frames_runs_the_model_on_every_stride_th_frame_in_order():
+    """The model sees frames 0, STRIDE, 2 x STRIDE ...; a frame between goes to it too when ``between`` declines, or
+    when the clip ends before the next frame the model sees."""
     seen: list[int] = []
     finished: list[int] = []
+    declined = keyframes.STRIDE + 1
 
     def model(frame: np.ndarray) -> int:
         seen.append(int(frame[0, 0, 0]))
         return int(frame[0, 0, 0])
 
-    def between(before, frame, after):  # type: ignore[no-untyped-def]
-        assert before[1] == int(frame[0, 0, 0]) - 1 and after[1] == int(frame[0, 0, 0]) + 1
-        return None if int(frame[0, 0, 0]) == 5 else int(frame[0, 0, 0])
+    def between(before, frame, after, ahead):  # type: ignore[no-untyped-def]
+        index = int(frame[0, 0, 0])
+        assert before[1] == index - 1 and after[1] == keyframes.next_seen(index) == index + ahead
+        return None if index == declined else index
 
     def finish(frame: np.ndarray, found: int) -> tuple[np.ndarray, np.ndarray]:
         assert found == int(frame[0, 0, 0])
@@ -256,7 +274,10 @@ def test_skipping_frames_runs_the_model_on_about_half_of_them_in_order():
     frames = [np.full((4, 4, 3), i, np.uint8) for i in range(12)]
     assert stream.run(iter(frames), 12, model, finish, Writer(), Writer(), lambda *a: None, between) == 12
     assert finished == list(range(12))
-    assert sorted(seen) == [0, 2, 4, 5, 6, 8, 10, 11], "every other frame, the one between declined, and the last"
+    stride = list(range(0, 12, keyframes.STRIDE))
+    ending = [i for i in range(12) if keyframes.next_seen(i) >= 12 and i not in stride]
+    assert sorted(seen) == sorted(stride + [declined] + ending), "every STRIDE-th, the one declined, the last ones"
+    assert keyframes.STRIDE > 1 and ending
 
 
 def test_skipping_frames_keeps_the_error_and_the_steadiness(clip, u2netp_predict):
@@ -320,5 +341,5 @@ def test_no_more_than_predictors_model_runs_at_once_even_for_skipped_frames():
 
     frames = (np.zeros((4, 4, 3), np.uint8) for _ in range(60))
     written = stream.run(frames, 60, model, lambda f, m: (f, f[..., 0]), Writer(), Writer(), lambda *a: None,
-                         lambda before, frame, after: None)  # the neighbours always disagree
+                         lambda before, frame, after, ahead: None)  # the neighbours always disagree
     assert written == 60 and most[0] <= stream.PREDICTORS, most[0]
