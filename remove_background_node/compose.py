@@ -6,15 +6,35 @@ import cv2
 import numpy as np
 from PIL import Image
 
-ROWS = 64  # rows composited at once: the float temporaries stay a few MB whatever the picture's size
-
+from . import workers
+from .kernels import kernel, readonly
 
 def cutout(rgb: np.ndarray, alpha: np.ndarray) -> Image.Image:
     """HxWx3 RGB and HxW alpha -> RGBA with straight alpha, RGB zeroed where alpha is 0."""
-    # one multithreaded OpenCV pass instead of numpy's full-size boolean and product arrays
-    rgba = cv2.cvtColor(cv2.copyTo(np.ascontiguousarray(rgb), alpha), cv2.COLOR_RGB2RGBA)
-    rgba[..., 3] = alpha
+    # One pass into the one array InvokeAI keeps, no full-size temporaries: on a VM, memory the process has not
+    # touched lately can cost ~10 ms/MB to fault in, and a re-tweak's time is mostly that and the PNG save.
+    rgb, alpha = np.ascontiguousarray(rgb), np.ascontiguousarray(alpha)
+    rgba = np.empty(alpha.shape + (4,), np.uint8)
+    rows = max(1, -(-alpha.shape[0] // (4 * workers.WORKERS)))
+    list(workers.pool().map(lambda y: _cutout(rgb[y : y + rows], alpha[y : y + rows], rgba[y : y + rows]), range(0, alpha.shape[0], rows)))
     return Image.fromarray(rgba)  # uint8 HxWx4: mode RGBA
+
+
+@kernel(f"void({readonly('uint8', 3)}, {readonly('uint8', 2)}, uint8[:, :, ::1])")
+def _cutout(rgb: np.ndarray, alpha: np.ndarray, out: np.ndarray) -> None:
+    """HxWx3 RGB, HxW alpha, HxWx4 out -> out holds RGBA, RGB zeroed where alpha is 0."""
+    for y in range(alpha.shape[0]):
+        for x in range(alpha.shape[1]):
+            a = alpha[y, x]
+            if a:
+                out[y, x, 0] = rgb[y, x, 0]
+                out[y, x, 1] = rgb[y, x, 1]
+                out[y, x, 2] = rgb[y, x, 2]
+            else:
+                out[y, x, 0] = 0
+                out[y, x, 1] = 0
+                out[y, x, 2] = 0
+            out[y, x, 3] = a
 
 
 def over_colour(rgb: np.ndarray, alpha: np.ndarray, color: tuple[int, int, int, int]) -> Image.Image:
@@ -23,18 +43,34 @@ def over_colour(rgb: np.ndarray, alpha: np.ndarray, color: tuple[int, int, int, 
     Alpha 255 gives an opaque picture; in between, the background stays partly transparent.
     Straight (not premultiplied) colour: the premultiplied sum is divided by the new alpha.
     """
-    height, width = alpha.shape
-    out = np.empty((height, width, 4), dtype=np.uint8)
-    ca = color[3] / 255.0
+    rgb, alpha = np.ascontiguousarray(rgb), np.ascontiguousarray(alpha)
+    out = np.empty(alpha.shape + (4,), np.uint8)  # the only full-size array: the arithmetic is per pixel, in float32
+    ca = np.float32(color[3] / 255.0)
     c = np.asarray(color[:3], dtype=np.float32)
-    for y0 in range(0, height, ROWS):
-        y1 = min(height, y0 + ROWS)
-        a = alpha[y0:y1].astype(np.float32)[..., None] / 255.0
-        out_a = a + ca * (1.0 - a)
-        out_rgb = (rgb[y0:y1].astype(np.float32) * a + c * ca * (1.0 - a)) / np.maximum(out_a, 1e-6)
-        out[y0:y1, :, :3] = np.clip(out_rgb + 0.5, 0, 255).astype(np.uint8)
-        out[y0:y1, :, 3] = np.clip(out_a[..., 0] * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    c_ca = c * ca
+    rows = max(1, -(-alpha.shape[0] // (4 * workers.WORKERS)))
+    list(workers.pool().map(
+        lambda y: _over_colour(rgb[y : y + rows], alpha[y : y + rows], c_ca, ca, out[y : y + rows]), range(0, alpha.shape[0], rows)
+    ))
     return Image.fromarray(out)  # uint8 HxWx4: mode RGBA
+
+
+@kernel(f"void({readonly('uint8', 3)}, {readonly('uint8', 2)}, {readonly('float32', 1)}, float32, uint8[:, :, ::1])")
+def _over_colour(rgb: np.ndarray, alpha: np.ndarray, c_ca: np.ndarray, ca: np.float32, out: np.ndarray) -> None:
+    """HxWx3 RGB, HxW alpha, the colour times its alpha (3 float32), its alpha (0..1) and HxWx4 out -> out holds the
+    subject over the colour, rounded to the nearest level."""
+    half, top, tiny, scale = np.float32(0.5), np.float32(255.0), np.float32(1e-6), np.float32(1.0)
+    for y in range(alpha.shape[0]):
+        for x in range(alpha.shape[1]):
+            a = np.float32(alpha[y, x]) / top
+            rest = scale - a
+            out_a = a + ca * rest
+            divisor = max(out_a, tiny)
+            for k in range(3):
+                value = (np.float32(rgb[y, x, k]) * a + c_ca[k] * rest) / divisor + half
+                out[y, x, k] = np.uint8(min(max(value, np.float32(0.0)), top))
+            value = out_a * top + half
+            out[y, x, 3] = np.uint8(min(max(value, np.float32(0.0)), top))
 
 
 def over_opaque_colour(rgb: np.ndarray, alpha: np.ndarray, color: tuple[int, int, int]) -> np.ndarray:
