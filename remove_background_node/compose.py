@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import cv2
 import numpy as np
 from PIL import Image
@@ -18,14 +16,8 @@ def cutout(rgb: np.ndarray, alpha: np.ndarray) -> Image.Image:
     # touched lately can cost ~10 ms/MB to fault in, and a re-tweak's time is mostly that and the PNG save.
     rgb, alpha = np.ascontiguousarray(rgb), np.ascontiguousarray(alpha)
     rgba = np.empty(alpha.shape + (4,), np.uint8)
-    _in_bands(alpha.shape[0], lambda band: _cutout(rgb[band], alpha[band], rgba[band]))
+    workers.in_bands(alpha.shape[0], lambda band: _cutout(rgb[band], alpha[band], rgba[band]))
     return Image.fromarray(rgba)  # uint8 HxWx4: mode RGBA
-
-
-def _in_bands(height: int, work: Callable[[slice], None]) -> None:
-    """A picture's height and work on a band of its rows -> that work done on every band, on the pack's workers."""
-    rows = max(1, -(-height // (4 * workers.WORKERS)))
-    list(workers.pool().map(lambda y: work(slice(y, y + rows)), range(0, height, rows)))
 
 
 @kernel(f"void({readonly('uint8', 3)}, {readonly('uint8', 2)}, uint8[:, :, ::1])")
@@ -56,7 +48,7 @@ def over_colour(rgb: np.ndarray, alpha: np.ndarray, color: tuple[int, int, int, 
     ca = np.float32(color[3] / 255.0)
     c = np.asarray(color[:3], dtype=np.float32)
     c_ca = c * ca
-    _in_bands(alpha.shape[0], lambda band: _over_colour(rgb[band], alpha[band], c_ca, ca, out[band]))
+    workers.in_bands(alpha.shape[0], lambda band: _over_colour(rgb[band], alpha[band], c_ca, ca, out[band]))
     return Image.fromarray(out)  # uint8 HxWx4: mode RGBA
 
 

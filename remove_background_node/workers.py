@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 WORKERS = max(2, min(4, os.cpu_count() or 1))  # matting's two factor blocks need two; more only adds temporaries
@@ -26,3 +27,9 @@ def pool() -> ThreadPoolExecutor:
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix=NAME)
         return _pool
+
+
+def in_bands(height: int, work: Callable[[slice], None]) -> None:
+    """A picture's height and work on a band of its rows -> that work done on every band (4 per worker), on the pool."""
+    rows = max(1, -(-height // (4 * WORKERS)))
+    list(pool().map(lambda y: work(slice(y, min(y + rows, height))), range(0, height, rows)))

@@ -82,9 +82,7 @@ def _grid(rgb: np.ndarray, alpha: np.ndarray, lut_f: np.ndarray, lut_b: np.ndarr
     h, w = alpha.shape
     gh, gw = (h + (1 << fill.GRID_SHIFT) - 1) >> fill.GRID_SHIFT, (w + (1 << fill.GRID_SHIFT) - 1) >> fill.GRID_SHIFT
     out = np.empty((gh, gw, 8), np.float32)
-    step = max(1, -(-gh // (4 * workers.WORKERS)))
-    jobs = [(r, min(r + step, gh)) for r in range(0, gh, step)]
-    list(workers.pool().map(lambda j: fill._block_means(rgb, alpha, lut_f, lut_b, fill.GRID_SHIFT, j[0], j[1], out), jobs))
+    workers.in_bands(gh, lambda band: fill._block_means(rgb, alpha, lut_f, lut_b, fill.GRID_SHIFT, band.start, band.stop, out))
     return out
 
 

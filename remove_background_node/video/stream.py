@@ -133,7 +133,8 @@ def run(
     to_video: queue.Queue[Any] = queue.Queue(DEPTH)
     to_matte: queue.Queue[Any] = queue.Queue(DEPTH)
     tickets = threading.Semaphore(IN_FLIGHT)  # so a slow frame in one model thread cannot let the others run far ahead
-    # At most PREDICTORS runs of the model at once, the in-order thread's for a skipped frame included (PREDICTORS).
+    # At most PREDICTORS runs of the model at once, the in-order thread's for a skipped frame included: onnxruntime's
+    # memory arena grows for every run at once (see PREDICTORS).
     model_slots = threading.Semaphore(PREDICTORS)
 
     def matte_of(frame: Frame) -> Any:
