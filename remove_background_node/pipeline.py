@@ -90,8 +90,9 @@ def remove_background(
     """Any-mode PIL image, a model's predict, options, progress and warning callbacks, and optionally a key naming
     the model with a cache for its results -> cutout, mask and bounding box."""
     rgb_image, own_alpha = split_rgb_alpha(image)
-    mask, matted = subject_mask(rgb_image, predict, options, step, warn, model_key, cache)
-    return finish(np.asarray(rgb_image), mask, own_alpha, options, matted, step)
+    rgb = np.asarray(rgb_image)  # once: a copy of every pixel (70 ms at 4096²)
+    mask, matted = subject_mask(rgb_image, predict, options, step, warn, model_key, cache, rgb)
+    return finish(rgb, mask, own_alpha, options, matted, step)
 
 
 def subject_mask(
@@ -102,10 +103,12 @@ def subject_mask(
     warn: Warn = _log.warning,
     model_key: Hashable | None = None,
     cache: MaskCache | None = None,
+    rgb: np.ndarray | None = None,
 ) -> tuple[np.ndarray, bool]:
-    """An RGB PIL image, a model's predict, options, callbacks and optionally a model key with a cache -> (the mask
-    of the first STEPS: the model's, post-processed, matted; whether matting ran)."""
-    rgb = np.asarray(rgb_image)
+    """An RGB PIL image, a model's predict, options, callbacks, optionally a model key with a cache, and the image
+    as an array if the caller has it -> (the mask of the first STEPS: the model's, post-processed, matted; whether
+    matting ran)."""
+    rgb = np.asarray(rgb_image) if rgb is None else rgb
     keyed = cache is not None and model_key is not None
     key = ("model", digest(rgb), model_key, options.regions) if keyed else None
 
