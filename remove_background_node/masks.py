@@ -11,6 +11,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from .image_modes import pixels
+
 # Above this radius a soft mask is grown in several elliptical steps: one big elliptical kernel
 # costs O(radius^2) per pixel, a chain of small ones O(radius), and the Minkowski sum of discs
 # is a disc, so the chain stays round.
@@ -22,12 +24,12 @@ VISIBLE = 8  # the bounding box counts pixels at least this opaque (3 %); fainte
 def to_array(mask: Image.Image) -> np.ndarray:
     """L (or any) mask image -> HxW uint8 array; a mask with transparency counts as painted over black."""
     if mask.mode == "L":
-        return np.asarray(mask, dtype=np.uint8)
+        return pixels(mask)
     if mask.mode in ("RGBA", "LA", "PA") or "transparency" in mask.info:
         # strokes painted on a transparent layer (the canvas): unpainted is background, whatever colour it hides
         grey, alpha = (np.asarray(band, dtype=np.uint16) for band in mask.convert("LA").split())
         return ((grey * alpha + 127) // 255).astype(np.uint8)
-    return np.asarray(mask.convert("L"), dtype=np.uint8)
+    return pixels(mask.convert("L"))
 
 
 def union(masks: Sequence[np.ndarray]) -> np.ndarray:

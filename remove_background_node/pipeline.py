@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from . import compose, foreground, inference, masks, matting
-from .image_modes import split_rgb_alpha
+from .image_modes import pixels, split_rgb_alpha
 from .inference import Box, Predict
 from .mask_cache import MaskCache, digest
 
@@ -90,7 +90,7 @@ def remove_background(
     """Any-mode PIL image, a model's predict, options, progress and warning callbacks, and optionally a key naming
     the model with a cache for its results -> cutout, mask and bounding box."""
     rgb_image, own_alpha = split_rgb_alpha(image)
-    rgb = np.asarray(rgb_image)  # once: a copy of every pixel (70 ms at 4096²)
+    rgb = pixels(rgb_image)  # once: a copy of every pixel
     mask, matted = subject_mask(rgb_image, predict, options, step, warn, model_key, cache, rgb)
     return finish(rgb, mask, own_alpha, options, matted, step)
 
@@ -108,7 +108,7 @@ def subject_mask(
     """An RGB PIL image, a model's predict, options, callbacks, optionally a model key with a cache, and the image
     as an array if the caller has it -> (the mask of the first STEPS: the model's, post-processed, matted; whether
     matting ran)."""
-    rgb = np.asarray(rgb_image) if rgb is None else rgb
+    rgb = pixels(rgb_image) if rgb is None else rgb
     keyed = cache is not None and model_key is not None
     key = ("model", digest(rgb), model_key, options.regions) if keyed else None
 
@@ -151,7 +151,7 @@ def refine_cutout(
     background, anything else unknown; it replaces the band built from the mask), the matting and compositing
     options, callbacks and a cache -> cutout, mask and bounding box, by alpha matting on that mask."""
     rgb_image, own_alpha = split_rgb_alpha(image)
-    rgb = np.asarray(rgb_image)
+    rgb = pixels(rgb_image)
     mask = _fit(masks.to_array(mask_image), rgb_image.size, "mask", warn)
     given = _fit(masks.to_array(trimap_image), rgb_image.size, "trimap", warn) if trimap_image is not None else None
     key = None

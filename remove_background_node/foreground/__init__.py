@@ -44,8 +44,8 @@ def estimate(rgb: np.ndarray, alpha: np.ndarray, progress: Callable[[float], Non
     -> HxWx3 uint8 foreground colour, re-estimated where 0 < alpha < 255."""
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     alpha = np.ascontiguousarray(alpha, dtype=np.uint8)
-    soft = (alpha > 0) & (alpha < 255)
-    if not soft.any():
+    soft = cv2.inRange(alpha, 1, 254)  # one uint8 map (numpy's comparisons would make three full-size arrays)
+    if not cv2.countNonZero(soft):
         return rgb
     h, w = alpha.shape
     luts = _confidences()

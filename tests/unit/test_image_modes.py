@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from remove_background_node.image_modes import split_rgb_alpha
+from remove_background_node.image_modes import BAND_ROWS, pixels, split_rgb_alpha
 
 
 def _palette_with_transparency() -> Image.Image:
@@ -51,3 +51,15 @@ def test_palette_transparency_becomes_alpha():
     rgb, alpha = split_rgb_alpha(_palette_with_transparency())
     assert alpha is not None and alpha[1, 3] == 255 and alpha[0, 0] == 0
     assert rgb.getpixel((3, 1)) == (0, 0, 255)
+
+
+@pytest.mark.parametrize("mode, channels", [("RGB", 3), ("L", 1)])
+def test_pixels_read_in_bands_equal_numpys_copy_and_can_be_written(mode: str, channels: int) -> None:
+    rng = np.random.default_rng(7)
+    shape = (2 * BAND_ROWS + 5, 37) + ((channels,) if channels > 1 else ())  # the last band is a short one
+    image = Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8))
+    assert image.mode == mode
+    got = pixels(image)
+    assert got.dtype == np.uint8 and got.shape == shape
+    np.testing.assert_array_equal(got, np.asarray(image))
+    got[0, 0] = 0  # a new array of the pack's own, not a view of PIL's bytes
