@@ -231,8 +231,9 @@ def video_frame(rgb: np.ndarray, mask: np.ndarray, matted: bool, options: Option
 def finish(
     rgb: np.ndarray, mask: np.ndarray, own_alpha: np.ndarray | None, options: Options, matted: bool, step: Step
 ) -> Result:
-    """Image, the model's (or matting's) mask, the input's own alpha, options, whether matting ran and progress
-    -> the result: mask controls, the input's alpha, edge colours and compositing, in the order of STEPS."""
+    """Image (the pipeline's own array: soft pixels' colours are re-estimated in it), the model's (or matting's)
+    mask, the input's own alpha, options, whether matting ran and progress -> the result: mask controls, the
+    input's alpha, edge colours and compositing, in the order of STEPS."""
     if adjusts(options):
         step("Adjusting the mask")
         mask = adjust(mask, options)
@@ -242,7 +243,7 @@ def finish(
 
     if colours_need_estimating(options, matted):
         step("Refining edge colours")
-        rgb = foreground.estimate(rgb, mask, lambda done: step("Refining edge colours", done))
+        rgb = foreground.estimate(rgb, mask, lambda done: step("Refining edge colours", done), in_place=True)
 
     step("Composing the cutout")
     return Result(

@@ -39,9 +39,12 @@ BOX_MIN, BOX_MAX = 21, 91  # ... within these (odd) sides
 TILE = 512  # full-resolution work happens in tiles of this side that hold soft pixels
 
 
-def estimate(rgb: np.ndarray, alpha: np.ndarray, progress: Callable[[float], None] | None = None, tile: int = TILE) -> np.ndarray:
-    """HxWx3 uint8 image, HxW uint8 alpha and an optional progress(fraction done), which may raise to cancel
-    -> HxWx3 uint8 foreground colour, re-estimated where 0 < alpha < 255."""
+def estimate(
+    rgb: np.ndarray, alpha: np.ndarray, progress: Callable[[float], None] | None = None, tile: int = TILE,
+    in_place: bool = False,
+) -> np.ndarray:
+    """HxWx3 uint8 image, HxW uint8 alpha, an optional progress(fraction done), which may raise to cancel, and whether
+    the image may be overwritten -> HxWx3 uint8 foreground colour, re-estimated where 0 < alpha < 255."""
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     alpha = np.ascontiguousarray(alpha, dtype=np.uint8)
     soft = cv2.inRange(alpha, 1, 254)  # one uint8 map (numpy's comparisons would make three full-size arrays)
@@ -49,19 +52,25 @@ def estimate(rgb: np.ndarray, alpha: np.ndarray, progress: Callable[[float], Non
         return rgb
     h, w = alpha.shape
     luts = _confidences()
-    out = rgb.copy()
     box = box_side(h, w)
     filled = fill._fill_grid(_grid(rgb, alpha, *luts))
     starts = [(y0, x0) for y0 in range(0, h, tile) for x0 in range(0, w, tile) if soft[y0 : y0 + tile, x0 : x0 + tile].any()]
     del soft
 
-    def run(start: tuple[int, int]) -> None:
+    def run(start: tuple[int, int]) -> np.ndarray:
         y0, x0 = start
-        _tile(rgb, alpha, filled, luts, box, y0, x0, min(h, y0 + tile), min(w, x0 + tile), out)
+        return _tile(rgb, alpha, filled, luts, box, y0, x0, min(h, y0 + tile), min(w, x0 + tile))
 
-    for done, _ in enumerate(workers.pool().map(run, starts), start=1):  # tiles write disjoint pixels of out
+    # Every tile reads the original colours around it, so they are written back only once all are done: no
+    # full-size copy when the caller's image may be overwritten (a 4096² picture's is 48 MB of fresh memory)
+    patches = []
+    for done, patch in enumerate(workers.pool().map(run, starts), start=1):
+        patches.append(patch)
         if progress is not None:
             progress(done / len(starts))  # from the calling thread; raising leaves the workers to finish their tiles
+    out = rgb if in_place else rgb.copy()
+    for (y0, x0), patch in zip(starts, patches):
+        out[y0 : y0 + patch.shape[0], x0 : x0 + patch.shape[1]] = patch
     return out
 
 
@@ -88,9 +97,10 @@ def _grid(rgb: np.ndarray, alpha: np.ndarray, lut_f: np.ndarray, lut_b: np.ndarr
 
 def _tile(
     rgb: np.ndarray, alpha: np.ndarray, filled: np.ndarray, luts: tuple[np.ndarray, np.ndarray],
-    box: int, ty0: int, tx0: int, ty1: int, tx1: int, out: np.ndarray,
-) -> None:
-    """One tile holding soft pixels -> its soft pixels of out, from a region padded for the box and the fine levels."""
+    box: int, ty0: int, tx0: int, ty1: int, tx1: int,
+) -> np.ndarray:
+    """One tile holding soft pixels -> the tile's colours with its soft pixels re-estimated, from a region padded for
+    the box and the fine levels."""
     h, w = alpha.shape
     lut_f, lut_b = luts
     half = box // 2
@@ -130,9 +140,11 @@ def _tile(
     )
     # the box reaches past the picture's edge by reflection, as blur fusion's does; the region is
     # padded by the box's half side wherever the picture goes on, so tiles agree with a whole-picture run
+    out = rgb[ty0:ty1, tx0:tx1].copy()
     num_box = cv2.blur(num, (box, box))
     den_box = cv2.blur(den, (box, box))
     unmix._second_pass(
         rgb, alpha, ty0, tx0, ty1, tx1, ny0, nx0, num_box, den_box, bg,
         np.float32(TAU), np.float32(DETAIL_WIDTH), np.float32(DETAIL_POWER), np.float32(MIN_ALPHA), out,
     )
+    return out

@@ -96,7 +96,8 @@ def _first_pass(
 def _second_pass(
     rgb, alpha, ty0, tx0, ty1, tx1, ry0, rx0, num_box, den_box, bg, tau, width, power, amin, out
 ):
-    """Tile ty0..ty1 x tx0..tx1 -> out = unmixing of each soft pixel against the box-averaged unmixed colours."""
+    """Tile ty0..ty1 x tx0..tx1 -> out (the tile's own pixels, out[0, 0] at ty0, tx0) = unmixing of each soft
+    pixel against the box-averaged unmixed colours."""
     for gy in range(ty0, ty1):
         y = gy - ry0
         for gx in range(tx0, tx1):
@@ -113,8 +114,8 @@ def _second_pass(
                 num_box[y, x, 0] / d, num_box[y, x, 1] / d, num_box[y, x, 2] / d,
                 bg[y, x, 0], bg[y, x, 1], bg[y, x, 2], tau, width, power, amin,
             )
-            out[gy, gx, 0] = np.uint8(min(max(u0 + 0.5, 0.0), 255.0))
-            out[gy, gx, 1] = np.uint8(min(max(u1 + 0.5, 0.0), 255.0))
-            out[gy, gx, 2] = np.uint8(min(max(u2 + 0.5, 0.0), 255.0))
+            out[gy - ty0, gx - tx0, 0] = np.uint8(min(max(u0 + 0.5, 0.0), 255.0))
+            out[gy - ty0, gx - tx0, 1] = np.uint8(min(max(u1 + 0.5, 0.0), 255.0))
+            out[gy - ty0, gx - tx0, 2] = np.uint8(min(max(u2 + 0.5, 0.0), 255.0))
 
 

@@ -78,6 +78,20 @@ def test_views_and_read_only_arrays_are_taken_as_they_are():
     np.testing.assert_array_equal(foreground.estimate(frozen, a), expected)
 
 
+def test_in_place_gives_the_same_colours_into_the_image_and_by_default_the_image_is_left_alone():
+    """Each tile reads the original colours around it: writing in place must not let one tile see another's output."""
+    rgb = picture(260, 260, 4)
+    a = disc(260, 100, soft=40)
+    kept = rgb.copy()
+    expected = foreground.estimate(rgb, a, tile=64)
+    np.testing.assert_array_equal(rgb, kept)
+    assert not np.array_equal(expected, kept)  # some soft pixel changed colour, so the comparison below means something
+    overwritten = rgb.copy()
+    result = foreground.estimate(overwritten, a, tile=64, in_place=True)
+    assert result is overwritten
+    np.testing.assert_array_equal(result, expected)
+
+
 def test_progress_counts_the_tiles_up_to_1():
     seen: list[float] = []
     foreground.estimate(picture(300, 300), disc(300, 100, soft=30), seen.append, tile=64)
