@@ -25,7 +25,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from .. import workers
+from .. import masks, workers
 from . import fill, unmix
 
 P_FOREGROUND = 32.0  # foreground confidence alpha^P: only near-opaque pixels are foreground samples
@@ -47,7 +47,7 @@ def estimate(
     the image may be overwritten -> HxWx3 uint8 foreground colour, re-estimated where 0 < alpha < 255."""
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     alpha = np.ascontiguousarray(alpha, dtype=np.uint8)
-    soft = cv2.inRange(alpha, 1, 254)  # one uint8 map (numpy's comparisons would make three full-size arrays)
+    soft = masks.soft(alpha)
     if not cv2.countNonZero(soft):
         return rgb
     h, w = alpha.shape
