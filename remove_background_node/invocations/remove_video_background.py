@@ -125,7 +125,7 @@ class RemoveVideoBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
                 written = stream.run(
                     host.frames(source),
                     total,
-                    lambda frame: pipeline.subject_mask(Image.fromarray(frame), predict, options, warn=warn_once),
+                    lambda frame: pipeline.subject_mask(Image.fromarray(frame), predict, options, warn=warn_once, rgb=frame),
                     finish,
                     stream.mp4_writer(outputs[0], fps),
                     stream.mp4_writer(outputs[1], fps),
