@@ -25,7 +25,7 @@ from PIL import Image
 from pydantic import model_validator
 
 from .. import inference, pipeline
-from ..video import keyframes, stream, temporal
+from ..video import heap, keyframes, stream, temporal
 from . import common
 from .common import Device, ModelName
 
@@ -120,7 +120,7 @@ class RemoveVideoBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
 
         with tempfile.TemporaryDirectory(prefix="remove-background-video-") as folder:
             outputs = Path(folder) / "video.mp4", Path(folder) / "matte.mp4"
-            with host.session(self.model, self.device) as session:
+            with host.session(self.model, self.device) as session, heap.frames_mapped(width * height * 3):
                 predict = inference.predictor(session, **inference.predict_options(self.model, "all"))
                 written = stream.run(
                     host.frames(source),
