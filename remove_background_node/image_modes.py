@@ -24,14 +24,19 @@ def _wide_grey_to_l(image: Image.Image) -> Image.Image:
     return Image.fromarray(scaled)  # a 2-D uint8 array is mode L
 
 
-def pixels(image: Image.Image) -> np.ndarray:
-    """An RGB or L PIL image -> its pixels as a new writable HxWx3 or HxW uint8 array.
+def pixels(image: Image.Image, out: np.ndarray | None = None) -> np.ndarray:
+    """An RGB or L PIL image, and optionally the HxWx3 or HxW uint8 array to fill -> its pixels in that array (by
+    default a new one).
 
     Read in bands of rows: np.asarray holds the whole picture twice while PIL joins its bytes (96 MB
     at 4096² RGB, about 860 MB at 12000²), this the array and one band, and is no slower."""
     channels = _CHANNELS[image.mode]
     width, height = image.size
-    out = np.empty((height, width, channels) if channels > 1 else (height, width), np.uint8)
+    shape = (height, width, channels) if channels > 1 else (height, width)
+    if out is None:
+        out = np.empty(shape, np.uint8)
+    elif out.shape != shape or out.dtype != np.uint8:
+        raise ValueError(f"pixels() needs a {shape} uint8 array to fill, not {out.shape} {out.dtype}")
     for top in range(0, height, BAND_ROWS):
         bottom = min(height, top + BAND_ROWS)
         with image.crop((0, top, width, bottom)) as band:

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from . import compose, foreground, inference, masks, matting
+from . import compose, foreground, inference, masks, matting, scratch
 from .image_modes import pixels, split_rgb_alpha
 from .inference import Box, Predict
 from .mask_cache import MaskCache, digest
@@ -90,9 +90,10 @@ def remove_background(
     """Any-mode PIL image, a model's predict, options, progress and warning callbacks, and optionally a key naming
     the model with a cache for its results -> cutout, mask and bounding box."""
     rgb_image, own_alpha = split_rgb_alpha(image)
-    rgb = pixels(rgb_image)  # once: a copy of every pixel
-    mask, matted = subject_mask(rgb_image, predict, options, step, warn, model_key, cache, rgb)
-    return finish(rgb, mask, own_alpha, options, matted, step)
+    with scratch.picture_array((rgb_image.height, rgb_image.width, 3)) as lent:
+        rgb = pixels(rgb_image, out=lent)  # once: a copy of every pixel
+        mask, matted = subject_mask(rgb_image, predict, options, step, warn, model_key, cache, rgb)
+        return finish(rgb, mask, own_alpha, options, matted, step)
 
 
 def subject_mask(
@@ -151,9 +152,24 @@ def refine_cutout(
     background, anything else unknown; it replaces the band built from the mask), the matting and compositing
     options, callbacks and a cache -> cutout, mask and bounding box, by alpha matting on that mask."""
     rgb_image, own_alpha = split_rgb_alpha(image)
-    rgb = pixels(rgb_image)
-    mask = _fit(masks.to_array(mask_image), rgb_image.size, "mask", warn)
-    given = _fit(masks.to_array(trimap_image), rgb_image.size, "trimap", warn) if trimap_image is not None else None
+    with scratch.picture_array((rgb_image.height, rgb_image.width, 3)) as lent:
+        return _refine(pixels(rgb_image, out=lent), rgb_image.size, own_alpha, mask_image, trimap_image, options, step, warn, cache)
+
+
+def _refine(
+    rgb: np.ndarray,
+    size: tuple[int, int],
+    own_alpha: np.ndarray | None,
+    mask_image: Image.Image,
+    trimap_image: Image.Image | None,
+    options: Options,
+    step: Step,
+    warn: Warn,
+    cache: MaskCache | None,
+) -> Result:
+    """refine_cutout's work on the picture's own array (its size as PIL gives it) -> the result."""
+    mask = _fit(masks.to_array(mask_image), size, "mask", warn)
+    given = _fit(masks.to_array(trimap_image), size, "trimap", warn) if trimap_image is not None else None
     key = None
     if cache is not None:
         key = ("refine", digest(rgb), digest(mask), None if given is None else digest(given), _matting_options(options))
