@@ -153,12 +153,11 @@ def refine_cutout(
     options, callbacks and a cache -> cutout, mask and bounding box, by alpha matting on that mask."""
     rgb_image, own_alpha = split_rgb_alpha(image)
     with scratch.picture_array((rgb_image.height, rgb_image.width, 3)) as lent:
-        return _refine(pixels(rgb_image, out=lent), rgb_image.size, own_alpha, mask_image, trimap_image, options, step, warn, cache)
+        return _refine(pixels(rgb_image, out=lent), own_alpha, mask_image, trimap_image, options, step, warn, cache)
 
 
 def _refine(
     rgb: np.ndarray,
-    size: tuple[int, int],
     own_alpha: np.ndarray | None,
     mask_image: Image.Image,
     trimap_image: Image.Image | None,
@@ -167,7 +166,8 @@ def _refine(
     warn: Warn,
     cache: MaskCache | None,
 ) -> Result:
-    """refine_cutout's work on the picture's own array (its size as PIL gives it) -> the result."""
+    """refine_cutout's work, on the picture's own array -> the result."""
+    size = (rgb.shape[1], rgb.shape[0])
     mask = _fit(masks.to_array(mask_image), size, "mask", warn)
     given = _fit(masks.to_array(trimap_image), size, "trimap", warn) if trimap_image is not None else None
     key = None
