@@ -102,9 +102,6 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
     out = open(args.out, "w") if args.out else None
     with tempfile.TemporaryDirectory(prefix="rb-soak-") as tmp:
         server = start(Path(tmp) / "root", models)
-        # a fresh connection per request: uvicorn drops idle keep-alive connections after 5 s, and a
-        # request sent on one just as it is dropped fails with "connection reset" on a loaded machine
-        server.http.headers["Connection"] = "close"
         try:
             pool = upload_pool(server, rng, args.pool, SIDES)
             server_pid = pid(server)

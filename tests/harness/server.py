@@ -56,8 +56,11 @@ class Server:
             self._env["INVOKEAI_USE_MEMORY_DB"] = "true"
         self._env.update(env or {})
         self._proc: subprocess.Popen[bytes] | None = None
-        self.http = requests.Session()
-        self.http.trust_env = False  # loopback only, never through a proxy
+        self.http = _loopback_session()
+        # A fresh connection for every request: a server whose event loop a busy machine has kept from running
+        # past its keep-alive timeout (uvicorn's 5 s) may close an idle connection just as the next request
+        # goes out on it ("Connection reset by peer"), and a POST cannot safely be sent again.
+        self.http.headers["Connection"] = "close"
 
     def start(self, timeout: float = 300) -> "Server":
         """Start the server and wait until it answers (on the port it took: InvokeAI moves to the next free
@@ -251,7 +254,7 @@ class Events:
 
         self._events: list[tuple[str, dict[str, Any]]] = []
         self._changed = threading.Condition()
-        self._client = socketio.Client(reconnection=False, http_session=_no_proxy_session())
+        self._client = socketio.Client(reconnection=False, http_session=_loopback_session())
         self._client.on("*", self._record)
         self._client.connect(url, socketio_path="/ws/socket.io", transports=["websocket"], wait_timeout=30)
         # call() waits for the server's acknowledgement, so the subscription is in place on return
@@ -304,7 +307,8 @@ class Events:
         self.close()
 
 
-def _no_proxy_session() -> requests.Session:
+def _loopback_session() -> requests.Session:
+    """-> an HTTP session for the local server."""
     session = requests.Session()
     session.trust_env = False  # loopback only, never through a proxy
     return session
