@@ -11,7 +11,8 @@ them starts from there.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import cv2
@@ -90,8 +91,7 @@ def remove_background(
     """Any-mode PIL image, a model's predict, options, progress and warning callbacks, and optionally a key naming
     the model with a cache for its results -> cutout, mask and bounding box."""
     rgb_image, own_alpha = split_rgb_alpha(image)
-    with scratch.picture_array((rgb_image.height, rgb_image.width, 3)) as lent:
-        rgb = pixels(rgb_image, out=lent)  # once: a copy of every pixel
+    with _own_pixels(rgb_image) as rgb:
         mask, matted = subject_mask(rgb_image, predict, options, step, warn, model_key, cache, rgb)
         return finish(rgb, mask, own_alpha, options, matted, step)
 
@@ -152,38 +152,30 @@ def refine_cutout(
     background, anything else unknown; it replaces the band built from the mask), the matting and compositing
     options, callbacks and a cache -> cutout, mask and bounding box, by alpha matting on that mask."""
     rgb_image, own_alpha = split_rgb_alpha(image)
+    with _own_pixels(rgb_image) as rgb:
+        mask = _fit(masks.to_array(mask_image), rgb_image.size, "mask", warn)
+        given = None if trimap_image is None else _fit(masks.to_array(trimap_image), rgb_image.size, "trimap", warn)
+        key = None
+        if cache is not None:
+            key = ("refine", digest(rgb), digest(mask), None if given is None else digest(given), _matting_options(options))
+            cached = cache.get(key)
+            if cached is not None:
+                return finish(rgb, cached, own_alpha, options, True, step)
+        if given is not None:
+            tri = np.where(given == 255, 255, np.where(given == 0, 0, matting.UNKNOWN)).astype(np.uint8)
+        else:
+            tri = matting.trimap(mask, *_matting_options(options))
+        alpha, matted = _matte(rgb, tri, mask, options.alpha_matting_erode_size, step, warn, given is not None)
+        if key is not None and matted:
+            alpha = cache.put(key, alpha)
+        return finish(rgb, alpha, own_alpha, options, matted, step)
+
+
+@contextmanager
+def _own_pixels(rgb_image: Image.Image) -> Iterator[np.ndarray]:
+    """An RGB PIL image -> a copy of its pixels for the with-block, in the working array kept between calls."""
     with scratch.picture_array((rgb_image.height, rgb_image.width, 3)) as lent:
-        return _refine(pixels(rgb_image, out=lent), own_alpha, mask_image, trimap_image, options, step, warn, cache)
-
-
-def _refine(
-    rgb: np.ndarray,
-    own_alpha: np.ndarray | None,
-    mask_image: Image.Image,
-    trimap_image: Image.Image | None,
-    options: Options,
-    step: Step,
-    warn: Warn,
-    cache: MaskCache | None,
-) -> Result:
-    """refine_cutout's work, on the picture's own array -> the result."""
-    size = (rgb.shape[1], rgb.shape[0])
-    mask = _fit(masks.to_array(mask_image), size, "mask", warn)
-    given = _fit(masks.to_array(trimap_image), size, "trimap", warn) if trimap_image is not None else None
-    key = None
-    if cache is not None:
-        key = ("refine", digest(rgb), digest(mask), None if given is None else digest(given), _matting_options(options))
-        cached = cache.get(key)
-        if cached is not None:
-            return finish(rgb, cached, own_alpha, options, True, step)
-    if given is not None:
-        tri = np.where(given == 255, 255, np.where(given == 0, 0, matting.UNKNOWN)).astype(np.uint8)
-    else:
-        tri = matting.trimap(mask, *_matting_options(options))
-    alpha, matted = _matte(rgb, tri, mask, options.alpha_matting_erode_size, step, warn, given is not None)
-    if key is not None and matted:
-        alpha = cache.put(key, alpha)
-    return finish(rgb, alpha, own_alpha, options, matted, step)
+        yield pixels(rgb_image, out=lent)
 
 
 def _matting_options(options: Options) -> tuple[int, int, int]:
