@@ -4,7 +4,8 @@ Three stages, work and memory scaling with the soft band, not the picture:
 
 1. ``fill``: smooth foreground and background colour fields, filled coarse to fine over a pyramid
    (a pull-push after Germer et al. 2020, "Fast Multi-Level Foreground Estimation"), the foreground
-   fed only by near-opaque pixels (a model's soft pixels still carry the old background).
+   fed only by near-opaque pixels (a model's soft pixels still carry the old background), the
+   background by clear ones, and beside a textured background a little by soft ones (``backdrop``).
 2. ``unmix``: each soft pixel split along the line from the background's colour to the foreground's:
    the part across the line is the subject's own detail, divided by the alpha it implies (damped
    where that is small); within a few levels of opaque the model's alpha is trusted, so interiors a
@@ -26,10 +27,10 @@ import cv2
 import numpy as np
 
 from .. import masks, workers
-from . import fill, unmix
+from . import backdrop, fill, unmix
 
 P_FOREGROUND = 32.0  # foreground confidence alpha^P: only near-opaque pixels are foreground samples
-Q_BACKGROUND = 4.0  # background confidence (1 - alpha)^Q: mostly clear pixels are samples of the local background
+# background confidence (1 - alpha)^Q: Q from backdrop.background_power (plain backdrop or textured background)
 TAU = 0.02  # damping of detail divided by a small alpha: gain A / (A^2 + TAU (1 - A))
 DETAIL_WIDTH = 0.05  # within about this of alpha = 1, colour along the line is detail, not a mix ...
 DETAIL_POWER = 8.0  # ... with a transition this steep: share 1 / (1 + ((1 - alpha) / WIDTH)^POWER)
@@ -51,7 +52,7 @@ def estimate(
     if not cv2.countNonZero(soft):
         return rgb
     h, w = alpha.shape
-    luts = _confidences()
+    luts = _confidences(backdrop.background_power(rgb, alpha))
     box = box_side(h, w)
     filled = fill._fill_grid(_grid(rgb, alpha, *luts))
     starts = [(y0, x0) for y0 in range(0, h, tile) for x0 in range(0, w, tile) if soft[y0 : y0 + tile, x0 : x0 + tile].any()]
@@ -80,10 +81,10 @@ def box_side(h: int, w: int) -> int:
     return min(max(int(round(max(h, w) * BOX_PER_PIXEL)), BOX_MIN), BOX_MAX) | 1
 
 
-def _confidences() -> tuple[np.ndarray, np.ndarray]:
-    """-> (foreground, background) confidence of each alpha level 0..255, float32."""
+def _confidences(q_background: float) -> tuple[np.ndarray, np.ndarray]:
+    """The background's power Q -> (foreground, background) confidence of each alpha level 0..255, float32."""
     a = np.arange(256, dtype=np.float64) / 255.0
-    return (a**P_FOREGROUND).astype(np.float32), ((1.0 - a) ** Q_BACKGROUND).astype(np.float32)
+    return (a**P_FOREGROUND).astype(np.float32), ((1.0 - a) ** q_background).astype(np.float32)
 
 
 def _grid(rgb: np.ndarray, alpha: np.ndarray, lut_f: np.ndarray, lut_b: np.ndarray) -> np.ndarray:

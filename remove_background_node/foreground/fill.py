@@ -2,7 +2,7 @@
 
 Every pixel is a colour sample with a confidence: alpha^P_FOREGROUND for the foreground field, so
 only near-opaque pixels feed it (a model's soft pixels still carry the old background), and
-(1 - alpha)^Q_BACKGROUND for the background field. Pulling averages samples up a pyramid of 2x2
+(1 - alpha)^Q for the background field (Q from backdrop.py). Pulling averages samples up a pyramid of 2x2
 cells; pushing comes back down, each level keeping its own colour where it has enough confidence
 and taking the coarser level's elsewhere, so pixels far from any sample get the colour around them.
 """

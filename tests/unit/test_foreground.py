@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from remove_background_node import foreground
+from remove_background_node.foreground import backdrop
+from tests.harness import scenes
 from tests.harness.scenes import disc, edge_error, soft_composite
 
 
@@ -96,3 +98,37 @@ def test_progress_counts_the_tiles_up_to_1():
     seen: list[float] = []
     foreground.estimate(picture(300, 300), disc(300, 100, soft=30), seen.append, tile=64)
     assert seen and seen[-1] == 1.0 and seen == sorted(seen)
+
+
+def backdrop_scene(colour: tuple[int, int, int], noise: float = 2.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A hairy disc over a plain colour with sensor noise -> (picture, true foreground, true alpha's band between 0.2
+    and 0.8, a model-like blurred alpha)."""
+    import cv2
+
+    alpha = scenes.hairy_disc_alpha(512)
+    fg = scenes.true_foreground(512) * 255
+    picture = fg * alpha[..., None] + np.float32(colour) * (1 - alpha[..., None])
+    picture += np.random.default_rng(0).normal(0, noise, picture.shape)
+    blurred = cv2.GaussianBlur((alpha * 255 + 0.5).astype(np.uint8), (0, 0), 3)
+    return np.clip(picture + 0.5, 0, 255).astype(np.uint8), fg, (alpha > 0.2) & (alpha < 0.8), blurred
+
+
+@pytest.mark.parametrize("colour", [(255, 0, 255), (0, 255, 0), (255, 255, 255)], ids=["magenta", "green", "white"])
+def test_a_plain_backdrop_comes_out_of_the_edge_more_fully(colour, monkeypatch):
+    """Beside a plain backdrop only clear pixels are samples of it: with a model's blurred alpha, more of the
+    backdrop's colour leaves the soft pixels than when soft pixels count as background samples too."""
+    image, fg, band, alpha = backdrop_scene(colour)
+    assert backdrop.background_power(image, alpha) == pytest.approx(backdrop.Q_PLAIN)
+    plain_rule = np.abs(foreground.estimate(image, alpha)[band].astype(np.float32) - fg[band]).mean()
+    monkeypatch.setattr(backdrop, "Q_PLAIN", backdrop.Q_TEXTURED)
+    textured_rule = np.abs(foreground.estimate(image, alpha)[band].astype(np.float32) - fg[band]).mean()
+    assert plain_rule <= 0.9 * textured_rule
+
+
+def test_a_textured_background_or_none_beside_the_edge_keeps_soft_pixels_as_samples():
+    image, alpha = scenes.composite(512)
+    a8 = (alpha * 255 + 0.5).astype(np.uint8)
+    assert backdrop.background_power(image, a8) == pytest.approx(backdrop.Q_TEXTURED)
+    no_clear_pixels = np.maximum(a8, 1)
+    assert backdrop.edge_spread(image, no_clear_pixels) is None
+    assert backdrop.background_power(image, no_clear_pixels) == pytest.approx(backdrop.Q_TEXTURED)

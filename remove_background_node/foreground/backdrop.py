@@ -1,0 +1,51 @@
+"""How plain the old background is beside the soft edge, and so which pixels are samples of it.
+
+A soft pixel's colour is a mix of the subject's and the background's. Beside a textured background
+its own colour is still the best local sample of that texture, so pixels count as background samples
+by (1 - alpha)^Q_TEXTURED, soft ones a little. Beside a plain backdrop (a studio sweep, a flat
+colour) the clear pixels around already give the backdrop's colour exactly, and counting soft pixels
+only pulls the background's estimate toward the subject, leaving some backdrop in the edge; there
+only clear pixels count, by (1 - alpha)^Q_PLAIN. Between the two, Q follows the spread of the clear
+pixels' colours (measured on the picture reduced by SHIFT, which averages sensor noise away).
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+Q_TEXTURED = 4.0
+Q_PLAIN = 64.0
+PLAIN, TEXTURED = 1.0, 2.0  # levels of local spread: up to PLAIN a plain backdrop, from TEXTURED on a textured one
+SHIFT = 2  # the spread is measured on the picture reduced 4x ...
+REACH = 8  # ... over clear pixels within this many reduced pixels of the soft edge
+MIN_SAMPLES = 16  # fewer such pixels than this: nothing to tell by, so textured (the cautious choice)
+
+
+def background_power(rgb: np.ndarray, alpha: np.ndarray) -> float:
+    """HxWx3 uint8 image and HxW uint8 alpha -> Q of the background confidence (1 - alpha)^Q for this picture."""
+    spread = edge_spread(rgb, alpha)
+    t = 1.0 if spread is None else min(max((spread - PLAIN) / (TEXTURED - PLAIN), 0.0), 1.0)
+    return math.exp((1.0 - t) * math.log(Q_PLAIN) + t * math.log(Q_TEXTURED))
+
+
+def edge_spread(rgb: np.ndarray, alpha: np.ndarray) -> float | None:
+    """HxWx3 uint8 image and HxW uint8 alpha -> the median local colour spread (standard deviation over 3x3
+    reduced pixels, in levels) of the clear background near the soft edge; None when too little of it is there."""
+    f = 1 << SHIFT
+    h, w = alpha.shape
+    size = (max(1, w // f), max(1, h // f))
+    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    a = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA)
+    # whole 3x3 windows of clear pixels, so the subject's own colours do not count as texture
+    clear = cv2.erode(cv2.inRange(a, 0, 0), np.ones((3, 3), np.uint8))
+    near = cv2.dilate(cv2.inRange(a, 1, 254), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * REACH + 1, 2 * REACH + 1)))
+    samples = cv2.bitwise_and(clear, near) > 0
+    if np.count_nonzero(samples) < MIN_SAMPLES:
+        return None
+    mean = cv2.blur(small, (3, 3))
+    square = cv2.blur(small * small, (3, 3))
+    spread = np.sqrt(np.maximum(square - mean * mean, 0.0)).mean(axis=2)
+    return float(np.median(spread[samples]))
