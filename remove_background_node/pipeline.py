@@ -120,7 +120,8 @@ def subject_mask(
         if keyed:
             mask = cache.put(key, mask)
         if options.regions is not None and not inference.unite(options.regions, rgb_image.size):
-            warn("No bounding box lies inside the image, so nothing was kept (everything outside the boxes is background).")
+            warn("No bounding box covers any of the image (each lies outside it or has no area), so nothing was kept: "
+                 "everything outside the boxes is background. Check the boxes' coordinates.")
 
     matte_key = key + ("matte", options.post_process_mask, _matting_options(options)) if keyed else None
     matte = cache.get(matte_key) if keyed and (options.post_process_mask or options.alpha_matting) else None

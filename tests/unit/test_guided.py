@@ -57,6 +57,18 @@ def test_the_model_sees_each_region_with_a_margin_and_outside_is_background():
     assert not inference.predict_mask(everything, image, []).any(), "no region: nothing is subject"
 
 
+@pytest.mark.parametrize("boxes", [((500, 10, 600, 50),), ((50, 50, 50, 90),), ((60, 40, 60, 40), (-30, -30, -1, -1))],
+                         ids=["outside", "no width", "a point and one outside"])
+def test_boxes_that_cover_none_of_the_image_keep_nothing_and_say_so(boxes):
+    warnings: list[str] = []
+    result = pipeline.remove_background(
+        Image.new("RGB", (400, 300), (90, 90, 90)), lambda im: [Image.new("L", im.size, 200)],
+        pipeline.Options(regions=boxes), warn=warnings.append,
+    )
+    assert not np.asarray(result.mask).any()
+    assert len(warnings) == 1 and "covers any of the image" in warnings[0] and "no area" in warnings[0]
+
+
 def test_a_region_around_a_small_subject_in_a_photograph_finds_it(anime_matte, u2net_file):
     from remove_background_node import catalog
     from remove_background_node.sessions import create_rembg_session
