@@ -8,16 +8,18 @@ frames is a small object. How it works, per frame t (``strength`` s in [0, 1], 0
 2. Each blob of the matte (the subject, or anything else the model took for one) moves as up to
    PIECES rigid pieces: a similarity (shift, turn, scale) fitted robustly to the flow of its
    confident interior (matte >= INTERIOR, where the colours of frame t match frame t-1 moved by the
-   flow), then another to what that one leaves out, and so on; each pixel of the blob takes the
-   piece under which its colours agree best. Dense flow is unreliable exactly on a moving subject's
-   soft edge, whose mixed pixels change colour as the background behind them changes; the motion
-   of the pieces it belongs to is not. A zoom or a turn is one piece, an arm that moves its own way
-   another.
+   flow), then another to what that one leaves out, and so on; each interior pixel goes with the
+   piece that explains its flow best, every other pixel of the blob with the piece of the interior
+   pixel nearest it. Dense flow is unreliable exactly on a moving subject's soft edge, whose mixed
+   pixels change colour as the background behind them changes; the motion of the part beside it
+   is not. A zoom or a turn is one piece, an arm that moves its own way another, and so is a
+   subject moving past something else the model took for one, with which it makes one blob.
 3. The previous result is moved along with its blob and blended with the new matte, with weight
    MAX_WEIGHT * s * trust. Trust is 1 where the subject's colours agree under its motion (the
    history shows the same part of it), else it falls off with the disagreement between the moved
-   history and the new matte (|d| / GATE), so a blob that changes shape or a new part that appears
-   follows the new frame at once. Outside the blobs the new matte is used as it is.
+   history and the new matte (|d| / GATE, or |d| / SURE_GATE where the new matte is sure), so a
+   blob that changes shape or a new part that appears follows the new frame at once, and what a
+   moving edge uncovers does not keep a fading trail. Outside the blobs the new matte is used as it is.
 
 The result is a recursive average in the subject's own frame: edge noise and holes that come and go
 average out, while the motion keeps edges where they are (no lag), and colour and shape checks stop
@@ -41,7 +43,8 @@ PIECES = 3  # rigid pieces a blob may move as
 PIECE_SHARE = 0.15  # ...each holding at least this share of the blob's interior
 SHIFT_SHARE = 0.8  # ...when a plain shift explains this share of the interior, the first piece is that shift
 FIT_TOLERANCE = 0.5  # flow-frame pixels: interior points within this of a piece's motion belong to it
-GATE = 200.0  # matte levels: the history's trust falls off with its disagreement from the new matte
+GATE = 200.0  # matte levels: the history's trust falls off with its disagreement from the new matte ...
+SURE, SURE_GATE = 16, 50.0  # ... and faster, with this scale, where the new matte is within SURE levels of 0 or 255
 PHOTO_K = 3.0  # colours agree within this many times the frame's own noise level
 
 
@@ -96,7 +99,10 @@ def stabilise(frame: np.ndarray, matte: np.ndarray, state: State, strength: floa
     new = result[box].copy()
     d = history - new
     same_part = cv2.resize(same_part, (width, height), interpolation=cv2.INTER_LINEAR)[box]
-    trust = inside[box] * np.maximum(same_part, np.exp(-np.square(d / GATE)))
+    # Where the new matte is sure (within SURE of 0 or 255) the history's trust falls off sooner: the faint part of a
+    # ghost that one frame left behind a moving edge would otherwise keep a trust near 1 and fade only slowly.
+    gate = np.where((new < SURE) | (new > 255 - SURE), np.float32(SURE_GATE), np.float32(GATE))
+    trust = inside[box] * np.maximum(same_part, np.exp(-np.square(d / gate)))
     # a running mean while the history holds few mattes (the first frame's weighs no more than any later one's),
     # then a recursive average that forgets at MAX_WEIGHT
     weight = min(MAX_WEIGHT, state.mattes / (state.mattes + 1.0))
@@ -138,7 +144,7 @@ def subject_motion(
     moved = _moved(other[0], back, grid)
     noise = _noise_level(this[0], moved)
     agree = _colour_agreement(this[0], moved, noise)
-    motion, blobs = _blob_motion(back, agree, this[2], other[2], (this[0], other[0], grid))
+    motion, blobs = _blob_motion(back, agree, this[2], other[2])
     return motion, blobs, noise
 
 
@@ -196,11 +202,10 @@ def _colour_agreement(small: np.ndarray, moved: np.ndarray, noise: float) -> np.
 
 
 def _blob_motion(
-    flow: np.ndarray, agree: np.ndarray, matte: np.ndarray, previous: np.ndarray,
-    pictures: tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]],
+    flow: np.ndarray, agree: np.ndarray, matte: np.ndarray, previous: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Flow (this frame -> the other), colour agreement, this and the other matte, and (this picture, the other,
-    the pixel grid), all at flow size -> (a flow where every blob moves as its rigid pieces, bool map of the blobs)."""
+    """Flow (this frame -> the other), colour agreement, this and the other matte, all at flow size -> (a flow
+    where every blob moves as its rigid pieces, bool map of the blobs)."""
     k = max(3, 2 * int(round(BLOB_MARGIN * min(matte.shape))) + 1)
     pieces = (np.maximum(matte, previous) >= SUBJECT_LEVEL).astype(np.uint8)
     pieces = cv2.dilate(pieces, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
@@ -214,16 +219,14 @@ def _blob_motion(
         if np.count_nonzero(core) < MIN_INTERIOR:
             continue
         ys, xs = np.nonzero(blob)
-        motion[ys, xs] = _piece_motion(flow, core, np.stack([xs, ys], 1).astype(np.float32), pictures)
+        motion[ys, xs] = _piece_motion(flow, core, np.stack([xs, ys], 1).astype(np.float32))
         blobs |= blob
     return motion, blobs
 
 
-def _piece_motion(
-    flow: np.ndarray, core: np.ndarray, points: np.ndarray, pictures: tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]
-) -> np.ndarray:
-    """Flow, a blob's confident interior (bool map), the blob's N (x, y) points and (this picture, the other, the
-    grid) -> N x 2 float32 motions: each point's under the rigid piece whose colours agree best around it."""
+def _piece_motion(flow: np.ndarray, core: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Flow, a blob's confident interior (bool map) and the blob's N (x, y) points -> N x 2 float32 motions: each
+    point's under the rigid piece of the interior point nearest it."""
     ys, xs = np.nonzero(core)
     source = np.stack([xs, ys], 1).astype(np.float32)
     target = source + flow[ys, xs]
@@ -246,13 +249,17 @@ def _piece_motion(
         return np.broadcast_to(np.median(flow[ys, xs], axis=0), points.shape)
     if len(pieces) == 1:
         return pieces[0]
-    this, other, grid = pictures
-    errors = []
-    px, py = points[:, 0].astype(int), points[:, 1].astype(int)
-    for piece in pieces:
-        field = np.zeros_like(flow)
-        field[py, px] = piece
-        difference = np.mean(np.square(this - _moved(other, field, grid)), axis=2)
-        errors.append(cv2.boxFilter(difference, -1, (7, 7))[py, px])
-    best = np.argmin(np.stack(errors), axis=0)
-    return np.stack(pieces)[best, np.arange(len(points))]
+    # Each interior point goes with the piece that explains its flow best, every other point of the blob with the
+    # piece of the interior point nearest it: a soft edge, or background a moving part has just uncovered, belongs
+    # with the part beside it (chosen by colour, such pixels often matched another piece better and stayed behind).
+    stack = np.stack(pieces)  # pieces x N x 2
+    where = np.full(flow.shape[:2], -1, dtype=np.int64)
+    where[points[:, 1].astype(int), points[:, 0].astype(int)] = np.arange(len(points))
+    misfit = np.linalg.norm(stack[:, where[ys, xs]] - (target - source), axis=2)
+    outside = np.ones(flow.shape[:2], dtype=np.uint8)
+    outside[ys, xs] = 0
+    _, nearest = cv2.distanceTransformWithLabels(outside, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+    piece_of = np.zeros(int(nearest.max()) + 1, dtype=np.int64)
+    piece_of[nearest[ys, xs]] = np.argmin(misfit, axis=0)
+    best = piece_of[nearest[points[:, 1].astype(int), points[:, 0].astype(int)]]
+    return stack[best, np.arange(len(points))]
