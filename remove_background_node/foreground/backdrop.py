@@ -16,6 +16,8 @@ import math
 import cv2
 import numpy as np
 
+from .. import masks
+
 Q_TEXTURED = 4.0
 Q_PLAIN = 64.0
 PLAIN, TEXTURED = 1.0, 2.0  # levels of local spread: up to PLAIN a plain backdrop, from TEXTURED on a textured one
@@ -39,7 +41,7 @@ def edge_spread(rgb: np.ndarray, alpha: np.ndarray) -> float | None:
     a = cv2.resize(alpha, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
     # whole 3x3 windows of clear pixels, so the subject's own colours do not count as texture
     clear = cv2.erode(cv2.inRange(a, 0, 0), np.ones((3, 3), np.uint8))
-    near = cv2.dilate(cv2.inRange(a, 1, 254), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * REACH + 1, 2 * REACH + 1)))
+    near = cv2.dilate(masks.soft(a), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * REACH + 1, 2 * REACH + 1)))
     samples = cv2.bitwise_and(clear, near)
     if cv2.countNonZero(samples) < MIN_SAMPLES:
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -103,8 +104,6 @@ def test_progress_counts_the_tiles_up_to_1():
 def backdrop_scene(colour: tuple[int, int, int], noise: float = 2.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A hairy disc over a plain colour with sensor noise -> (picture, true foreground, true alpha's band between 0.2
     and 0.8, a model-like blurred alpha)."""
-    import cv2
-
     alpha = scenes.hairy_disc_alpha(512)
     fg = scenes.true_foreground(512) * 255
     picture = fg * alpha[..., None] + np.float32(colour) * (1 - alpha[..., None])
@@ -118,10 +117,14 @@ def test_a_plain_backdrop_comes_out_of_the_edge_more_fully(colour, monkeypatch):
     """Beside a plain backdrop only clear pixels are samples of it: with a model's blurred alpha, more of the
     backdrop's colour leaves the soft pixels than when soft pixels count as background samples too."""
     image, fg, band, alpha = backdrop_scene(colour)
+
+    def band_error() -> float:
+        return float(np.abs(foreground.estimate(image, alpha)[band].astype(np.float32) - fg[band]).mean())
+
     assert backdrop.background_power(image, alpha) == pytest.approx(backdrop.Q_PLAIN)
-    plain_rule = np.abs(foreground.estimate(image, alpha)[band].astype(np.float32) - fg[band]).mean()
+    plain_rule = band_error()
     monkeypatch.setattr(backdrop, "Q_PLAIN", backdrop.Q_TEXTURED)
-    textured_rule = np.abs(foreground.estimate(image, alpha)[band].astype(np.float32) - fg[band]).mean()
+    textured_rule = band_error()
     assert plain_rule <= 0.9 * textured_rule
 
 

@@ -68,6 +68,12 @@ def test_something_that_appears_is_followed_at_once_and_leaves_no_ghost():
     assert (seen[17][30:90, 20:60] == 255).all()
 
 
+def with_edge_noise(truth: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A true matte and a random generator -> the matte with a model's edge noise (sigma 25 on its 3x3 edge)."""
+    edge = cv2.dilate(truth, np.ones((3, 3), np.uint8)) != cv2.erode(truth, np.ones((3, 3), np.uint8))
+    return np.clip(truth + rng.normal(0, 25, truth.shape) * edge, 0, 255).astype(np.uint8)
+
+
 def zooming(t: int, size: tuple[int, int] = (240, 180)) -> tuple[np.ndarray, np.ndarray]:
     """Frame t of a textured disc growing 3 % a frame over a still textured background -> (frame, true matte)."""
     rng = np.random.default_rng(3)
@@ -89,8 +95,7 @@ def test_a_subject_that_grows_is_followed_without_lag():
     state, given, steady = temporal.State(), [], []
     for t in range(24):
         frame, truth = zooming(t)
-        edge = cv2.dilate(truth, np.ones((3, 3), np.uint8)) != cv2.erode(truth, np.ones((3, 3), np.uint8))
-        noisy = np.clip(truth + rng.normal(0, 25, truth.shape) * edge, 0, 255).astype(np.uint8)  # the model's edge noise
+        noisy = with_edge_noise(truth, rng)
         given.append(np.abs(noisy.astype(float) - truth).mean())
         steady.append(np.abs(temporal.stabilise(frame, noisy, state, 1.0).astype(float) - truth).mean())
     assert np.mean(steady) <= 1.1 * np.mean(given), (np.mean(steady), np.mean(given))
@@ -122,9 +127,7 @@ def test_a_subject_moving_past_another_blob_leaves_no_trail():
     state, trail = temporal.State(), []
     for t in range(30):
         frame, truth, _ = passing(t)
-        edge = cv2.dilate(truth, np.ones((3, 3), np.uint8)) != cv2.erode(truth, np.ones((3, 3), np.uint8))
-        noisy = np.clip(truth + rng.normal(0, 25, truth.shape) * edge, 0, 255).astype(np.uint8)
-        steady = temporal.stabilise(frame, noisy, state, 1.0)
+        steady = temporal.stabilise(frame, with_edge_noise(truth, rng), state, 1.0)
         uncovered = (truth == 0) & (passing(max(t - 3, 0))[2] > 0)  # background the disc left in the last 3 frames
         if t >= 5:
             trail.append(steady[uncovered].mean())
