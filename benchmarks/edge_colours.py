@@ -16,7 +16,8 @@ colour and rembg's expected alpha the true matte, the picture that photo over ea
 cutout's alpha the model's own for that picture (the pack's predictor, as the node runs it), so the
 model's errors over each colour play their part; the error is over pixels whose true alpha lies
 between 0.2 and 0.8, with the cutout's colour taken as 0 where its alpha is 0. Blur fusion, the
-estimate refine_foreground used before, is measured beside it.
+estimate refine_foreground used before, and pymatting's multi-level estimate_foreground_ml, which issue
+12 named as the more accurate one, are measured beside it.
 
 Time at 4096x4096 (--side): the same scene over green, enlarged, and the edge colours estimated by the
 pack (foreground.estimate) and by blur fusion as the pack shipped it before (benchmarks.blur_fusion),
@@ -93,6 +94,8 @@ def main(argv: list[str] | None = None) -> None:
 def issue_measure(model: str, colours: list[str]) -> list[float]:
     """A model and colour names -> prints and returns the reductions measured as issue 12 measured them (the
     module's docstring), with blur fusion's beside them."""
+    from pymatting import estimate_foreground_ml
+
     from remove_background_node import catalog
     from remove_background_node.inference import predictor
     from remove_background_node.sessions import create_rembg_session
@@ -104,7 +107,7 @@ def issue_measure(model: str, colours: list[str]) -> list[float]:
     band = (matte > 0.2 * 255) & (matte < 0.8 * 255)
     a = matte.astype(np.float32)[..., None] / 255.0
     print(f"\n## as issue 12 measured: the photo's pixels as the true colour, {model}'s own alpha of each picture")
-    print(f"{'background':12}{'plain error':>13}{'refined error':>15}{'reduction':>11}{'blur fusion':>13}")
+    print(f"{'background':12}{'plain error':>13}{'refined error':>15}{'reduction':>11}{'blur fusion':>13}{'pymatting ML':>14}")
     reductions = []
     for name in colours:
         picture = np.clip(photo * a + np.asarray(COLOURS[name], np.float32) * (1 - a) + 0.5, 0, 255).astype(np.uint8)
@@ -117,8 +120,10 @@ def issue_measure(model: str, colours: list[str]) -> list[float]:
         plain = error(picture)
         refined = error(np.asarray(pipeline.finish(picture.copy(), alpha, None, pipeline.Options(refine_foreground=True), False, lambda *_: None).cutout)[..., :3])
         fused = error(blur_fusion.estimate(picture, alpha))
+        multilevel = error(np.clip(estimate_foreground_ml(picture / 255.0, alpha / 255.0) * 255.0, 0, 255))
         reductions.append(100 * (1 - refined / plain))
-        print(f"{name:12}{plain:13.2f}{refined:15.2f}{reductions[-1]:10.1f}%{100 * (1 - fused / plain):12.1f}%")
+        print(f"{name:12}{plain:13.2f}{refined:15.2f}{reductions[-1]:10.1f}%{100 * (1 - fused / plain):12.1f}%"
+              f"{100 * (1 - multilevel / plain):13.1f}%")
     return reductions
 
 
