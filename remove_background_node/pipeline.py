@@ -233,7 +233,7 @@ def video_frame(rgb: np.ndarray, mask: np.ndarray, matted: bool, options: Option
     """A video frame (HxWx3 uint8), its steadied mask, whether matting made it and the options -> (the frame over
     the background colour, opaque: a video has no alpha; the final matte) by the same steps as a picture's."""
     final = adjust(mask, options) if adjusts(options) else mask
-    colours = foreground.estimate(rgb, final) if colours_need_estimating(options, matted) else rgb
+    colours = foreground.estimate(rgb, final, guided=not matted) if colours_need_estimating(options, matted) else rgb
     return compose.over_opaque_colour(colours, final, options.background_color[:3]), final
 
 
@@ -252,7 +252,9 @@ def finish(
 
     if colours_need_estimating(options, matted):
         step("Refining edge colours")
-        rgb = foreground.estimate(rgb, mask, lambda done: step("Refining edge colours", done), in_place=True)
+        rgb = foreground.estimate(
+            rgb, mask, lambda done: step("Refining edge colours", done), in_place=True, guided=not matted
+        )
 
     step("Composing the cutout")
     return Result(

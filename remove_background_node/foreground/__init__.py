@@ -13,6 +13,11 @@ Three stages, work and memory scaling with the soft band, not the picture:
 3. As in blur fusion's narrow pass (Forte and Pitie 2021): the unmixed colours averaged in an
    alpha-weighted box, and each soft pixel unmixed once more against that smoother foreground.
 
+Beside a plain backdrop the stages run once more on an alpha from closed-form matting over the
+model's band, trusted at every level (``guide``), and where both alphas are soft the colours move
+toward that run's by how plain the backdrop is (``backdrop.texture``) and how far the matted alpha
+may be trusted there (``guide.trust``: not across hair strands).
+
 One light pass builds the picture's 8x-reduced grid; full-resolution work happens only in tiles
 holding soft pixels, and a tile's result equals a whole-picture run's. Only pixels with
 0 < alpha < 255 change: opaque pixels are the subject's already, transparent ones are dropped.
@@ -27,13 +32,16 @@ import cv2
 import numpy as np
 
 from .. import masks, workers
-from . import backdrop, fill, unmix
+from ..matting.progress import Fraction
+from . import backdrop, fill, guide, unmix
 
 P_FOREGROUND = 32.0  # foreground confidence alpha^P: only near-opaque pixels are foreground samples
 # background confidence (1 - alpha)^Q: Q from backdrop.background_power (plain backdrop or textured background)
 TAU = 0.02  # damping of detail divided by a small alpha: gain A / (A^2 + TAU (1 - A))
 DETAIL_WIDTH = 0.05  # within about this of alpha = 1, colour along the line is detail, not a mix ...
 DETAIL_POWER = 8.0  # ... with a transition this steep: share 1 / (1 + ((1 - alpha) / WIDTH)^POWER)
+TRUSTED = float("inf")  # the detail width for a matted alpha (guide): it is trusted at every level, not only near opaque
+GUIDE_SHARE = 0.1  # of the progress, for the guide's matting
 MIN_ALPHA = 0.02  # unmixing never divides by less
 BOX_PER_PIXEL = 1.0 / 50.0  # the second pass's box side as a fraction of the picture's longer side ...
 BOX_MIN, BOX_MAX = 21, 91  # ... within these (odd) sides
@@ -42,37 +50,78 @@ TILE = 512  # full-resolution work happens in tiles of this side that hold soft 
 
 def estimate(
     rgb: np.ndarray, alpha: np.ndarray, progress: Callable[[float], None] | None = None, tile: int = TILE,
-    in_place: bool = False,
+    in_place: bool = False, guided: bool = True,
 ) -> np.ndarray:
-    """HxWx3 uint8 image, HxW uint8 alpha, an optional progress(fraction done), which may raise to cancel, and whether
-    the image may be overwritten -> HxWx3 uint8 foreground colour, re-estimated where 0 < alpha < 255."""
+    """HxWx3 uint8 image, HxW uint8 alpha, an optional progress(fraction done), which may raise to cancel, whether
+    the image may be overwritten, and whether a plain backdrop's colours may guide the alpha (not when it comes from
+    matting already) -> HxWx3 uint8 foreground colour, re-estimated where 0 < alpha < 255."""
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     alpha = np.ascontiguousarray(alpha, dtype=np.uint8)
-    soft = masks.soft(alpha)
-    if not cv2.countNonZero(soft):
+    if not cv2.countNonZero(masks.soft(alpha)):
         return rgb
+    report = Fraction(progress)
+    texture = backdrop.texture(rgb, alpha)
+    luts = _confidences(backdrop.background_power(texture))
+    matted = guide.matted_alpha(rgb, alpha, report.part(0.0, GUIDE_SHARE)) if guided and texture < 1.0 else None
+    start = 0.0 if matted is None else GUIDE_SHARE
+    middle = 1.0 if matted is None else (1.0 + start) / 2
+    # Every tile reads the original colours around it, so they are written back only once all are done: no
+    # full-size copy when the caller's image may be overwritten (a 4096² picture's is 48 MB of fresh memory)
+    patches = _patches(rgb, alpha, luts, DETAIL_WIDTH, tile, report.part(start, middle))
+    guided_patches = [] if matted is None else _patches(rgb, matted, luts, TRUSTED, tile, report.part(middle, 1.0))
+    report(1.0)
+    out = rgb if in_place else rgb.copy()
+    for (y0, x0), patch in patches:
+        out[y0 : y0 + patch.shape[0], x0 : x0 + patch.shape[1]] = patch
+    if matted is not None:
+        _blend_guided(out, alpha, matted, guided_patches, 1.0 - texture)
+    return out
+
+
+def _blend_guided(
+    out: np.ndarray, alpha: np.ndarray, matted: np.ndarray, patches: list[tuple[tuple[int, int], np.ndarray]],
+    plain: float,
+) -> None:
+    """Colours estimated by the model's alpha, that alpha, the matted one, the colours unmixed by the matted alpha
+    and how plain the backdrop is (0..1) -> nothing; where both alphas are soft, out moves toward the matted
+    alpha's colours by guide.trust times that plainness."""
     h, w = alpha.shape
-    luts = _confidences(backdrop.background_power(rgb, alpha))
-    box = box_side(h, w)
-    filled = fill._fill_grid(_grid(rgb, alpha, *luts))
+    for (y0, x0), patch in patches:
+        y1, x1 = y0 + patch.shape[0], x0 + patch.shape[1]
+        both = cv2.bitwise_and(masks.soft(alpha[y0:y1, x0:x1]), masks.soft(matted[y0:y1, x0:x1])) > 0
+        if not both.any():
+            continue
+        ry0, rx0 = max(0, y0 - guide.REACH), max(0, x0 - guide.REACH)
+        around = matted[ry0 : min(h, y1 + guide.REACH), rx0 : min(w, x1 + guide.REACH)]
+        weight = (plain * guide.trust(around)[y0 - ry0 : y1 - ry0, x0 - rx0 : x1 - rx0])[both][:, None]
+        region = out[y0:y1, x0:x1]
+        mixed = patch[both] * weight + region[both] * (1.0 - weight)
+        region[both] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+
+
+def _patches(
+    rgb: np.ndarray, alpha: np.ndarray, luts: tuple[np.ndarray, np.ndarray], width: float, tile: int, progress: Fraction,
+) -> list[tuple[tuple[int, int], np.ndarray]]:
+    """Image, the alpha to unmix by, confidences, the detail width, tile side and progress -> ((y0, x0), colours) of
+    each tile holding soft pixels, its soft pixels re-estimated."""
+    h, w = alpha.shape
+    soft = masks.soft(alpha)
     starts = [(y0, x0) for y0 in range(0, h, tile) for x0 in range(0, w, tile) if soft[y0 : y0 + tile, x0 : x0 + tile].any()]
     del soft
+    if not starts:
+        return []
+    box = box_side(h, w)
+    filled = fill._fill_grid(_grid(rgb, alpha, *luts))
 
     def run(start: tuple[int, int]) -> np.ndarray:
         y0, x0 = start
-        return _tile(rgb, alpha, filled, luts, box, y0, x0, min(h, y0 + tile), min(w, x0 + tile))
+        return _tile(rgb, alpha, filled, luts, box, width, y0, x0, min(h, y0 + tile), min(w, x0 + tile))
 
-    # Every tile reads the original colours around it, so they are written back only once all are done: no
-    # full-size copy when the caller's image may be overwritten (a 4096² picture's is 48 MB of fresh memory)
     patches = []
     for done, patch in enumerate(workers.pool().map(run, starts), start=1):
         patches.append(patch)
-        if progress is not None:
-            progress(done / len(starts))  # from the calling thread; raising leaves the workers to finish their tiles
-    out = rgb if in_place else rgb.copy()
-    for (y0, x0), patch in zip(starts, patches):
-        out[y0 : y0 + patch.shape[0], x0 : x0 + patch.shape[1]] = patch
-    return out
+        progress(done / len(starts))  # from the calling thread; raising leaves the workers to finish their tiles
+    return list(zip(starts, patches))
 
 
 def box_side(h: int, w: int) -> int:
@@ -98,7 +147,7 @@ def _grid(rgb: np.ndarray, alpha: np.ndarray, lut_f: np.ndarray, lut_b: np.ndarr
 
 def _tile(
     rgb: np.ndarray, alpha: np.ndarray, filled: np.ndarray, luts: tuple[np.ndarray, np.ndarray],
-    box: int, ty0: int, tx0: int, ty1: int, tx1: int,
+    box: int, width: float, ty0: int, tx0: int, ty1: int, tx1: int,
 ) -> np.ndarray:
     """One tile holding soft pixels -> the tile's colours with its soft pixels re-estimated, from a region padded for
     the box and the fine levels."""
@@ -136,7 +185,7 @@ def _tile(
     bg = np.zeros((rh, rw, 3), np.float32)
     unmix._first_pass(
         rgb, alpha, ny0, nx0, lut_f, lut_b, coarse, cy0, cx0, l1h, l1w,
-        np.float32(fill.K_FILL), np.float32(TAU), np.float32(DETAIL_WIDTH), np.float32(DETAIL_POWER), np.float32(MIN_ALPHA),
+        np.float32(fill.K_FILL), np.float32(TAU), np.float32(width), np.float32(DETAIL_POWER), np.float32(MIN_ALPHA),
         num, den, bg,
     )
     # the box reaches past the picture's edge by reflection, as blur fusion's does; the region is
@@ -146,6 +195,6 @@ def _tile(
     den_box = cv2.blur(den, (box, box))
     unmix._second_pass(
         rgb, alpha, ty0, tx0, ty1, tx1, ny0, nx0, num_box, den_box, bg,
-        np.float32(TAU), np.float32(DETAIL_WIDTH), np.float32(DETAIL_POWER), np.float32(MIN_ALPHA), out,
+        np.float32(TAU), np.float32(width), np.float32(DETAIL_POWER), np.float32(MIN_ALPHA), out,
     )
     return out

@@ -5,7 +5,8 @@ its own colour is still the best local sample of that texture, so pixels count a
 by (1 - alpha)^Q_TEXTURED, soft ones a little. Beside a plain backdrop (a studio sweep, a flat
 colour) the clear pixels around already give the backdrop's colour exactly, and counting soft pixels
 only pulls the background's estimate toward the subject, leaving some backdrop in the edge; there
-only clear pixels count, by (1 - alpha)^Q_PLAIN. Between the two, Q follows the spread of the clear
+only clear pixels count, by (1 - alpha)^Q_PLAIN, and the colours themselves say how much backdrop a
+pixel holds (``guide``). Between the two, Q and the guide's share follow the spread of the clear
 pixels' colours (measured on the picture reduced by SHIFT, which averages sensor noise away).
 """
 
@@ -26,11 +27,16 @@ REACH = 8  # ... over clear pixels within this many reduced pixels of the soft e
 MIN_SAMPLES = 16  # fewer such pixels than this: nothing to tell by, so textured (the cautious choice)
 
 
-def background_power(rgb: np.ndarray, alpha: np.ndarray) -> float:
-    """HxWx3 uint8 image and HxW uint8 alpha -> Q of the background confidence (1 - alpha)^Q for this picture."""
+def texture(rgb: np.ndarray, alpha: np.ndarray) -> float:
+    """HxWx3 uint8 image and HxW uint8 alpha -> how textured the background beside the soft edge is: 0 a plain
+    backdrop, 1 a textured background (or none to tell by), linear in the spread between."""
     spread = edge_spread(rgb, alpha)
-    t = 1.0 if spread is None else min(max((spread - PLAIN) / (TEXTURED - PLAIN), 0.0), 1.0)
-    return math.exp((1.0 - t) * math.log(Q_PLAIN) + t * math.log(Q_TEXTURED))
+    return 1.0 if spread is None else min(max((spread - PLAIN) / (TEXTURED - PLAIN), 0.0), 1.0)
+
+
+def background_power(texture: float) -> float:
+    """Texture (0 plain .. 1 textured) -> Q of the background confidence (1 - alpha)^Q, log-blended."""
+    return math.exp((1.0 - texture) * math.log(Q_PLAIN) + texture * math.log(Q_TEXTURED))
 
 
 def edge_spread(rgb: np.ndarray, alpha: np.ndarray) -> float | None:

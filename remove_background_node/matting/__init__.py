@@ -80,15 +80,16 @@ def solve(rgb: np.ndarray, tri: np.ndarray, checkpoint: Checkpoint | None = None
     return alpha
 
 
-def solve_alpha(rgb: np.ndarray, tri: np.ndarray, progress: Fraction | None = None) -> np.ndarray:
-    """HxWx3 uint8 image, trimap, optional progress -> HxW uint8 alpha from closed-form matting over the unknown band."""
+def solve_alpha(rgb: np.ndarray, tri: np.ndarray, progress: Fraction | None = None, factor: int | None = None) -> np.ndarray:
+    """HxWx3 uint8 image, trimap, optional progress and downscale (by default coarse_factor's) -> HxW uint8 alpha
+    from closed-form matting over the unknown band."""
     progress = progress or Fraction(None)
     unknown = tri == UNKNOWN
     alpha = tri.copy()
     n = int(np.count_nonzero(unknown))
     if n == 0:
         return alpha
-    factor = coarse_factor(n)
+    factor = coarse_factor(n) if factor is None else factor
     if factor == 1:
         alpha[unknown] = _to_u8(band_solve(rgb, tri, unknown, n, CG_RTOL, progress))
     else:
