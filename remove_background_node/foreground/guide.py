@@ -25,6 +25,7 @@ from .. import matting
 from ..matting.progress import Fraction
 
 SIDE = 512  # the band is solved on the picture reduced to about this longer side
+TRIMAP_SIDE = 2048  # the trimap is made on the model's alpha reduced to at most this longer side
 FOREGROUND, BACKGROUND = 240, 10  # rembg's default matting thresholds
 ERODE_PER_PIXEL = 1.0 / 85.0  # the erosion as a share of the longer side: rembg's default 10 at 850 pixels
 # trust: none below LOW, full from HIGH (levels of the matted alpha: dividing by less magnifies its error) ...
@@ -38,10 +39,16 @@ REACH = WINDOW // 2 + 4 * math.ceil(SIGMA)  # pixels around a region its trust d
 def matted_alpha(rgb: np.ndarray, alpha: np.ndarray, progress: Fraction | None = None) -> np.ndarray | None:
     """HxWx3 uint8 image, HxW uint8 model alpha and optional progress -> HxW uint8 alpha from closed-form matting
     over the alpha's soft band, or None when the alpha leaves no sure subject or no sure background."""
-    longer = max(alpha.shape)
-    tri = matting.trimap(alpha, FOREGROUND, BACKGROUND, max(1, round(longer * ERODE_PER_PIXEL)))
+    height, width = alpha.shape
+    longer = max(height, width)
+    # a large picture's trimap is made reduced (at 12000² its erosion at full size took 4 s) and scaled back
+    shrink = math.ceil(longer / TRIMAP_SIDE)
+    small = alpha if shrink == 1 else cv2.resize(alpha, (width // shrink, height // shrink), interpolation=cv2.INTER_AREA)
+    tri = matting.trimap(small, FOREGROUND, BACKGROUND, max(1, round(max(small.shape) * ERODE_PER_PIXEL)))
     if not matting.has_both_regions(tri):
         return None
+    if shrink > 1:
+        tri = cv2.resize(tri, (width, height), interpolation=cv2.INTER_NEAREST)
     return matting.solve_alpha(rgb, tri, progress, factor=max(1, math.ceil(longer / SIDE)))
 
 
