@@ -43,7 +43,7 @@ def matted_alpha(rgb: np.ndarray, alpha: np.ndarray, progress: Fraction | None =
     longer = max(height, width)
     # a large picture's trimap is made reduced (at 12000² its erosion at full size took 4 s) and scaled back
     shrink = math.ceil(longer / TRIMAP_SIDE)
-    small = alpha if shrink == 1 else cv2.resize(alpha, (width // shrink, height // shrink), interpolation=cv2.INTER_AREA)
+    small = alpha if shrink == 1 else cv2.resize(alpha, (max(1, width // shrink), max(1, height // shrink)), interpolation=cv2.INTER_AREA)
     tri = matting.trimap(small, FOREGROUND, BACKGROUND, max(1, round(max(small.shape) * ERODE_PER_PIXEL)))
     if not matting.has_both_regions(tri):
         return None
