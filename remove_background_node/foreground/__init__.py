@@ -93,10 +93,9 @@ def _blend_guided(
             continue
         ry0, rx0 = max(0, y0 - guide.REACH), max(0, x0 - guide.REACH)
         around = matted[ry0 : min(h, y1 + guide.REACH), rx0 : min(w, x1 + guide.REACH)]
-        weight = (plain * guide.trust(around)[y0 - ry0 : y1 - ry0, x0 - rx0 : x1 - rx0])[both][:, None]
-        region = out[y0:y1, x0:x1]
-        mixed = patch[both] * weight + region[both] * (1.0 - weight)
-        region[both] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+        weight = np.float32(plain) * guide.trust(around)[y0 - ry0 : y1 - ry0, x0 - rx0 : x1 - rx0]
+        weight[~both] = 0.0
+        out[y0:y1, x0:x1] = cv2.blendLinear(patch, out[y0:y1, x0:x1], weight, 1.0 - weight)
 
 
 def _patches(
