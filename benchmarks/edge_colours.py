@@ -40,7 +40,7 @@ from benchmarks.machine import header
 from benchmarks.targets import line
 from remove_background_node import foreground, pipeline
 from tests.harness import fixtures
-from tests.harness.scenes import edge_error, known_foreground, known_matte
+from tests.harness.scenes import edge_band, edge_error, known_foreground, known_matte, over_colour
 
 COLOURS = {"magenta": (255, 0, 255), "green": (0, 255, 0), "white": (255, 255, 255)}
 REPEATS = 5
@@ -51,9 +51,7 @@ def scene(model: str, colour: tuple[int, int, int]) -> tuple[np.ndarray, np.ndar
     photo = np.asarray(Image.open(fixtures.ANIME).convert("RGB"))
     matte = known_matte(np.asarray(Image.open(fixtures.expected(model)).getchannel("A")))
     fg = known_foreground(photo, matte)
-    a = matte.astype(np.float32)[..., None] / 255.0
-    picture = np.clip(fg * a + np.asarray(colour, np.float32) * (1 - a) + 0.5, 0, 255).astype(np.uint8)
-    return picture, fg, matte
+    return over_colour(fg, matte, colour), fg, matte
 
 
 def finish(picture: np.ndarray, matte: np.ndarray, refine: bool) -> tuple[np.ndarray, float]:
@@ -104,13 +102,12 @@ def issue_measure(model: str, colours: list[str]) -> list[float]:
     predict = predictor(create_rembg_session(catalog.get(model), fetch(model), ["CPUExecutionProvider"]))
     photo = np.asarray(Image.open(fixtures.ANIME).convert("RGB"))
     matte = np.asarray(Image.open(fixtures.expected(model)).getchannel("A"))
-    band = (matte > 0.2 * 255) & (matte < 0.8 * 255)
-    a = matte.astype(np.float32)[..., None] / 255.0
+    band = edge_band(matte)
     print(f"\n## as issue 12 measured: the photo's pixels as the true colour, {model}'s own alpha of each picture")
     print(f"{'background':12}{'plain error':>13}{'refined error':>15}{'reduction':>11}{'blur fusion':>13}{'pymatting ML':>14}")
     reductions = []
     for name in colours:
-        picture = np.clip(photo * a + np.asarray(COLOURS[name], np.float32) * (1 - a) + 0.5, 0, 255).astype(np.uint8)
+        picture = over_colour(photo, matte, COLOURS[name])
         alpha = np.asarray(predict(Image.fromarray(picture))[0].convert("L"))
         seen = (alpha > 0)[..., None]
 

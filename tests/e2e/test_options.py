@@ -199,9 +199,8 @@ def test_refine_foreground_halves_the_edge_colour_error_with_the_default_model(s
         fg = scenes.known_foreground(photo, matte)
     else:
         fg = photo.astype(np.float32)
-    a = matte.astype(np.float32)[..., None] / 255.0
-    name = server.upload(Image.fromarray(np.clip(fg * a + np.float32(color) * (1 - a) + 0.5, 0, 255).astype(np.uint8)))
-    band = (matte > 0.2 * 255) & (matte < 0.8 * 255)
+    name = server.upload(Image.fromarray(scenes.over_colour(fg, matte, color)))
+    band = scenes.edge_band(matte)
 
     def edge_error(refine: bool) -> tuple[float, float]:
         item = server.run({"rb": {"type": "remove_background", "image": {"image_name": name}, "refine_foreground": refine}})

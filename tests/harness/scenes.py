@@ -92,6 +92,17 @@ def edge_error(rgb: np.ndarray, fg: np.ndarray, alpha: np.ndarray) -> float:
     return float(np.abs(rgb[soft].astype(np.float32) - fg[soft]).mean())
 
 
+def over_colour(fg: np.ndarray, matte: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
+    """A foreground (HxWx3, 0..255), a uint8 matte and a colour -> the HxWx3 uint8 picture fg*A + colour*(1-A)."""
+    a = matte.astype(np.float32)[..., None] / 255.0
+    return np.clip(fg * a + np.asarray(colour, np.float32) * (1 - a) + 0.5, 0, 255).astype(np.uint8)
+
+
+def edge_band(matte: np.ndarray) -> np.ndarray:
+    """A uint8 matte -> bool map of where it lies between 0.2 and 0.8, where issue 12 measured edge colours."""
+    return (matte > 0.2 * 255) & (matte < 0.8 * 255)
+
+
 def known_matte(alpha: np.ndarray) -> np.ndarray:
     """A model's soft alpha for a photo -> a matte with an opaque inside and a soft edge (models leave much of
     the inside at 200..254, which would tint the whole subject)."""

@@ -160,9 +160,7 @@ def test_beside_a_plain_backdrop_the_colours_say_how_much_of_it_an_edge_unlike_t
     the line to the inside's colour by the model's alpha."""
     photo = np.asarray(Image.open(fixtures.ANIME).convert("RGB")).astype(np.float32)
     matte = np.asarray(Image.open(fixtures.expected("u2net")).getchannel("A"))
-    a = matte.astype(np.float32)[..., None] / 255.0
-    image = np.clip(photo * a + np.float32(colour) * (1 - a) + 0.5, 0, 255).astype(np.uint8)
-    band = (matte > 0.2 * 255) & (matte < 0.8 * 255)
+    image, band = scenes.over_colour(photo, matte, colour), scenes.edge_band(matte)
     guided, by_model = with_and_without_guide(image, leaning(matte, LEANS[colour]), photo, band, monkeypatch)
     print(f"{colour}: guided {guided:.2f}, by the model's alpha {by_model:.2f} ({guided / by_model:.2f}x)")
     assert guided <= 0.8 * by_model
