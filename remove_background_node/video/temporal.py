@@ -13,7 +13,9 @@ frames is a small object. How it works, per frame t (``strength`` s in [0, 1], 0
    pixel nearest it. Dense flow is unreliable exactly on a moving subject's soft edge, whose mixed
    pixels change colour as the background behind them changes; the motion of the part beside it
    is not. A zoom or a turn is one piece, an arm that moves its own way another, and so is a
-   subject moving past something else the model took for one, with which it makes one blob.
+   subject moving past something else the model took for one, with which it makes one blob; where
+   one shift nearly explains a blob but its flow falls in two groups (a still subject beside
+   something the camera pans), each group is a shift of its own.
 3. The previous result is moved along with its blob and blended with the new matte, with weight
    MAX_WEIGHT * s * trust. Trust is 1 where the subject's colours agree under its motion (the
    history shows the same part of it), else it falls off with the disagreement between the moved
@@ -42,6 +44,10 @@ MIN_INTERIOR = 20  # flow-frame pixels a blob (or a piece of it) needs for a mot
 PIECES = 3  # rigid pieces a blob may move as
 PIECE_SHARE = 0.15  # ...each holding at least this share of the blob's interior
 SHIFT_SHARE = 0.8  # ...when a plain shift explains this share of the interior, the first piece is that shift
+# ...or two shifts, where the interior's flow falls in two groups (each at least PIECE_SHARE) whose medians lie apart
+# by at least SPLIT times their spread (squared): a still subject beside a background object the camera pans, 1 px
+# a frame, within FIT_TOLERANCE of one shift (measured: 245-6000 there, under 3 for one subject's flow noise)
+SPLIT = 10.0
 FIT_TOLERANCE = 0.5  # flow-frame pixels: interior points within this of a piece's motion belong to it
 GATE = 200.0  # matte levels: the history's trust falls off with its disagreement from the new matte ...
 SURE, SURE_GATE = 16, 50.0  # ... and faster, with this scale, where the new matte is within SURE levels of 0 or 255
@@ -224,6 +230,25 @@ def _blob_motion(
     return motion, blobs
 
 
+def _shifts(flows: np.ndarray) -> list[np.ndarray]:
+    """N x 2 flows of a blob's interior that one shift nearly explains -> that shift (its median), or the medians of
+    two groups when the flows fall apart into two (SPLIT)."""
+    centre = np.median(flows, axis=0)
+    offset = flows - centre
+    _, axes = np.linalg.eigh(offset.T @ offset)
+    first = offset @ axes[:, 1] > 0  # split across the flows' main direction, then refined as 2-means
+    for _ in range(8):
+        if first.all() or not first.any():
+            return [centre]
+        a, b = np.median(flows[first], axis=0), np.median(flows[~first], axis=0)
+        first = np.square(flows - a).sum(1) < np.square(flows - b).sum(1)
+    if min(first.mean(), 1.0 - first.mean()) < PIECE_SHARE:
+        return [centre]
+    a, b = np.median(flows[first], axis=0), np.median(flows[~first], axis=0)
+    spread = sum(np.square(1.4826 * np.median(np.abs(f - np.median(f, axis=0)), axis=0)).sum() for f in (flows[first], flows[~first]))
+    return [a, b] if np.square(a - b).sum() >= SPLIT * max(spread, 1e-6) else [centre]
+
+
 def _piece_motion(flow: np.ndarray, core: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Flow, a blob's confident interior (bool map) and the blob's N (x, y) points -> N x 2 float32 motions: each
     point's under the rigid piece of the interior point nearest it."""
@@ -235,7 +260,7 @@ def _piece_motion(flow: np.ndarray, core: np.ndarray, points: np.ndarray) -> np.
     shift = np.median(flow[ys, xs], axis=0)
     still = np.linalg.norm(target - source - shift, axis=1) <= FIT_TOLERANCE
     if still.mean() >= SHIFT_SHARE:  # a plain shift explains the blob: no turn or scale is fitted to the flow's noise
-        pieces.append(np.broadcast_to(shift, points.shape))
+        pieces.extend(np.broadcast_to(s, points.shape) for s in _shifts(flow[ys, xs]))
         left &= ~still
     while len(pieces) < PIECES and left.sum() >= max(MIN_INTERIOR, PIECE_SHARE * len(source)):
         fit, inliers = cv2.estimateAffinePartial2D(

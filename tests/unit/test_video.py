@@ -134,6 +134,53 @@ def test_a_subject_moving_past_another_blob_leaves_no_trail():
     assert max(trail) <= 15, max(trail)
 
 
+def panned(t: int, size: tuple[int, int] = (640, 360)) -> tuple[np.ndarray, np.ndarray]:
+    """Frame t of a still textured disc beside a textured box the camera pans 1 px a frame with the background (the
+    model takes both for subjects: one blob), with sensor noise -> (frame, true matte). At flow size the two motions
+    are half a pixel apart, within one shift's tolerance."""
+    rng = np.random.default_rng(7)
+    w, h = size
+    world = cv2.resize(rng.integers(0, 255, (h // 8, (w + 64) // 8, 3), dtype=np.uint8), (w + 64, h), interpolation=cv2.INTER_LINEAR)
+    world[180:330, 60:560] = cv2.resize(rng.integers(0, 255, (10, 30, 3), dtype=np.uint8), (500, 150), interpolation=cv2.INTER_LINEAR)
+    box = np.zeros((h, w + 64), np.uint8)
+    box[180:330, 60:560] = 255
+    frame, matte = world[:, t : t + w], box[:, t : t + w]
+    disc = np.zeros((h, w), np.uint8)
+    cv2.circle(disc, (300, 110), 80, 255, -1)
+    patch = cv2.resize(rng.integers(0, 255, (h // 8, w // 8, 3), dtype=np.uint8), (w, h), interpolation=cv2.INTER_LINEAR)
+    frame = np.where(disc[..., None] > 0, patch, frame)
+    noise = np.random.default_rng(100 + t).normal(0, 4, frame.shape)
+    return np.clip(frame + noise, 0, 255).astype(np.uint8), np.maximum(matte, disc)
+
+
+def test_a_still_subject_beside_a_panned_object_keeps_both_edges():
+    """Moved as one shift, the history of one of the two lags half a flow pixel a frame behind it (1.8x the error of
+    the noisy mattes given); as two shifts, each part keeps its own place."""
+    rng = np.random.default_rng(0)
+    state, given, steady = temporal.State(), [], []
+    for t in range(30):
+        frame, truth = panned(t)
+        noisy = with_edge_noise(truth, rng)
+        result = temporal.stabilise(frame, noisy, state, 1.0)
+        if t >= 5:
+            given.append(np.abs(noisy.astype(float) - truth).mean())
+            steady.append(np.abs(result.astype(float) - truth).mean())
+    assert np.mean(steady) <= 1.2 * np.mean(given), (np.mean(steady), np.mean(given))
+
+
+def test_flows_split_into_two_shifts_only_when_they_fall_apart():
+    rng = np.random.default_rng(0)
+    one = rng.normal(0.3, 0.1, (4000, 2)).astype(np.float32)  # one subject's flow with DIS's noise
+    assert len(temporal._shifts(one)) == 1
+    still = rng.normal(0.0, 0.05, (1000, 2))
+    panned_part = rng.normal(0.0, 0.05, (3000, 2)) + [0.5, 0.0]
+    two = temporal._shifts(np.concatenate([still, panned_part]).astype(np.float32))
+    assert len(two) == 2
+    assert sorted(round(float(s[0]), 1) for s in two) == [0.0, 0.5]
+    few = np.concatenate([still[:300], panned_part]).astype(np.float32)  # under PIECE_SHARE of it still: one shift
+    assert len(temporal._shifts(few)) == 1
+
+
 def test_the_stream_keeps_frame_order_and_gives_each_frame_its_own_matte(clip, u2netp_predict):
     """At strength 0 the video node's matte of a frame is the image node's mask for that frame."""
     frames, _, _ = clip
