@@ -21,7 +21,10 @@ frames is a small object. How it works, per frame t (``strength`` s in [0, 1], 0
    history shows the same part of it), else it falls off with the disagreement between the moved
    history and the new matte (|d| / GATE, or |d| / SURE_GATE where the new matte is sure), so a
    blob that changes shape or a new part that appears follows the new frame at once, and what a
-   moving edge uncovers does not keep a fading trail. Outside the blobs the new matte is used as it is.
+   moving edge uncovers does not keep a fading trail. Where the new matte has differed from the
+   history by CHANGE levels PERSIST frames in a row, the colours' agreement no longer holds the
+   history there (|d| / SURE_GATE alone): the model changed its mind, as when it finds a part it
+   missed while the subject stood still. Outside the blobs the new matte is used as it is.
 
 The result is a recursive average in the subject's own frame: edge noise and holes that come and go
 average out, while the motion keeps edges where they are (no lag), and colour and shape checks stop
@@ -48,9 +51,11 @@ SHIFT_SHARE = 0.8  # ...when a plain shift explains this share of the interior, 
 # by at least SPLIT times their spread (squared): a still subject beside a background object the camera pans, 1 px
 # a frame, within FIT_TOLERANCE of one shift (measured: 245-6000 there, under 3 for one subject's flow noise)
 SPLIT = 10.0
+SPLIT_SAMPLES = 2000  # interior flows the groups are looked for in (a blob has up to tens of thousands)
 FIT_TOLERANCE = 0.5  # flow-frame pixels: interior points within this of a piece's motion belong to it
 GATE = 200.0  # matte levels: the history's trust falls off with its disagreement from the new matte ...
 SURE, SURE_GATE = 16, 50.0  # ... and faster, with this scale, where the new matte is within SURE levels of 0 or 255
+CHANGE, PERSIST = 64, 4  # matte levels a new matte differs from the history by, and for how many frames in a row
 PHOTO_K = 3.0  # colours agree within this many times the frame's own noise level
 
 
@@ -66,6 +71,7 @@ class State:
     matte_small: np.ndarray | None = None  # uint8 at flow size
     result: np.ndarray | None = None  # float32 HxW, 0..255
     mattes: int = 0  # the model's mattes averaged into the result so far
+    changed: np.ndarray | None = None  # float32 HxW: frames in a row the new matte has differed from the history
     flow: cv2.DISOpticalFlow | None = field(default=None, repr=False)
     grids: Grids = field(default_factory=dict, repr=False)
 
@@ -100,7 +106,8 @@ def stabilise(frame: np.ndarray, matte: np.ndarray, state: State, strength: floa
     inside = cv2.resize(blobs.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
     # The trust is 0 outside the blobs, where the new matte is kept as it is: the full-size work is done in their box.
     box = box_around(inside)
-    history = move(state.result, motion, box, pixel_grid(state.grids, (width, height)), cv2.INTER_CUBIC)
+    source = source_of(motion, (height, width), box, pixel_grid(state.grids, (width, height)))
+    history = cv2.remap(state.result, *source, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     result = matte.astype(np.float32)
     new = result[box].copy()
     d = history - new
@@ -108,13 +115,21 @@ def stabilise(frame: np.ndarray, matte: np.ndarray, state: State, strength: floa
     # Where the new matte is sure (within SURE of 0 or 255) the history's trust falls off sooner: the faint part of a
     # ghost that one frame left behind a moving edge would otherwise keep a trust near 1 and fade only slowly.
     gate = np.where((new < SURE) | (new > 255 - SURE), np.float32(SURE_GATE), np.float32(GATE))
-    trust = inside[box] * np.maximum(same_part, np.exp(-np.square(d / gate)))
+    agreement = np.exp(-np.square(d / gate))
+    # Where the model has said something else for PERSIST frames in a row, the history's colour match no longer
+    # keeps it: the model has changed its mind (a part it missed while the subject stood still), not flickered.
+    changed = np.zeros(matte.shape, np.float32)
+    before = 0.0 if state.changed is None else cv2.remap(state.changed, *source, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+    changed[box] = np.where(np.abs(d) >= CHANGE, before + 1.0, 0.0)
+    persistent = changed[box] >= PERSIST
+    trust = inside[box] * np.where(persistent, np.exp(-np.square(d / np.float32(SURE_GATE))), np.maximum(same_part, agreement))
     # a running mean while the history holds few mattes (the first frame's weighs no more than any later one's),
     # then a recursive average that forgets at MAX_WEIGHT
     weight = min(MAX_WEIGHT, state.mattes / (state.mattes + 1.0))
     result[box] = new + (weight * min(strength, 1.0)) * trust * d
     state.mattes += 1
     _remember(state, small, grey, matte_small, result)
+    state.changed = changed
     return np.clip(np.rint(result), 0, 255).astype(np.uint8)
 
 
@@ -158,11 +173,17 @@ def move(picture: np.ndarray, motion: np.ndarray, box: tuple[slice, slice], grid
          how: int = cv2.INTER_LINEAR) -> np.ndarray:
     """A full-size float32 picture of the other frame, the flow-size motion to it, a box of this frame and the
     full-size pixel grid -> that box of the picture moved onto this frame."""
-    height, width = picture.shape[:2]
+    return cv2.remap(picture, *source_of(motion, picture.shape[:2], box, grid), how, borderMode=cv2.BORDER_REPLICATE)
+
+
+def source_of(motion: np.ndarray, shape: tuple[int, ...], box: tuple[slice, slice], grid: tuple[np.ndarray, np.ndarray]
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """The flow-size motion to the other frame, this frame's (height, width), a box of it and the full-size pixel grid
+    -> (x, y) maps: where each pixel of the box comes from in the other frame (for cv2.remap)."""
+    height, width = shape
     motion_full = cv2.resize(motion, (width, height), interpolation=cv2.INTER_LINEAR)[box]
-    motion_full[..., 0] *= width / motion.shape[1]
-    motion_full[..., 1] *= height / motion.shape[0]
-    return _moved(picture, motion_full, (grid[0][box], grid[1][box]), how)
+    return (grid[0][box] + motion_full[..., 0] * np.float32(width / motion.shape[1]),
+            grid[1][box] + motion_full[..., 1] * np.float32(height / motion.shape[0]))
 
 
 def box_around(inside: np.ndarray) -> tuple[slice, slice]:
@@ -175,6 +196,7 @@ def _restart(state: State, small: np.ndarray, grey: np.ndarray, matte_small: np.
     """The state, this frame's reduced pictures and its own matte -> the history starts again from that matte alone."""
     _remember(state, small, grey, matte_small, matte.astype(np.float32))
     state.mattes = 1
+    state.changed = None
 
 
 def _remember(state: State, small: np.ndarray, grey: np.ndarray, matte_small: np.ndarray, result: np.ndarray) -> None:
@@ -230,23 +252,23 @@ def _blob_motion(
     return motion, blobs
 
 
-def _shifts(flows: np.ndarray) -> list[np.ndarray]:
-    """N x 2 flows of a blob's interior that one shift nearly explains -> that shift (its median), or the medians of
-    two groups when the flows fall apart into two (SPLIT)."""
-    centre = np.median(flows, axis=0)
-    offset = flows - centre
+def _shifts(flows: np.ndarray, shift: np.ndarray) -> list[np.ndarray]:
+    """N x 2 flows of a blob's interior and their median, a shift that nearly explains them -> [that shift], or the
+    medians of two groups when the flows fall apart into two (SPLIT)."""
+    flows = flows[:: max(1, len(flows) // SPLIT_SAMPLES)]  # the groups are found as well from an even sample
+    offset = flows - np.median(flows, axis=0)
     _, axes = np.linalg.eigh(offset.T @ offset)
     first = offset @ axes[:, 1] > 0  # split across the flows' main direction, then refined as 2-means
     for _ in range(8):
         if first.all() or not first.any():
-            return [centre]
+            return [shift]
         a, b = np.median(flows[first], axis=0), np.median(flows[~first], axis=0)
         first = np.square(flows - a).sum(1) < np.square(flows - b).sum(1)
     if min(first.mean(), 1.0 - first.mean()) < PIECE_SHARE:
-        return [centre]
+        return [shift]
     a, b = np.median(flows[first], axis=0), np.median(flows[~first], axis=0)
     spread = sum(np.square(1.4826 * np.median(np.abs(f - np.median(f, axis=0)), axis=0)).sum() for f in (flows[first], flows[~first]))
-    return [a, b] if np.square(a - b).sum() >= SPLIT * max(spread, 1e-6) else [centre]
+    return [a, b] if np.square(a - b).sum() >= SPLIT * max(spread, 1e-6) else [shift]
 
 
 def _piece_motion(flow: np.ndarray, core: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -260,7 +282,7 @@ def _piece_motion(flow: np.ndarray, core: np.ndarray, points: np.ndarray) -> np.
     shift = np.median(flow[ys, xs], axis=0)
     still = np.linalg.norm(target - source - shift, axis=1) <= FIT_TOLERANCE
     if still.mean() >= SHIFT_SHARE:  # a plain shift explains the blob: no turn or scale is fitted to the flow's noise
-        pieces.extend(np.broadcast_to(s, points.shape) for s in _shifts(flow[ys, xs]))
+        pieces.extend(np.broadcast_to(s, points.shape) for s in _shifts(flow[ys, xs], shift))
         left &= ~still
     while len(pieces) < PIECES and left.sum() >= max(MIN_INTERIOR, PIECE_SHARE * len(source)):
         fit, inliers = cv2.estimateAffinePartial2D(
