@@ -71,7 +71,7 @@ class State:
     matte_small: np.ndarray | None = None  # uint8 at flow size
     result: np.ndarray | None = None  # float32 HxW, 0..255
     mattes: int = 0  # the model's mattes averaged into the result so far
-    changed: np.ndarray | None = None  # float32 HxW: frames in a row the new matte has differed from the history
+    changed: np.ndarray | None = None  # uint8 HxW: frames in a row (up to PERSIST) the new matte has differed from the history
     flow: cv2.DISOpticalFlow | None = field(default=None, repr=False)
     grids: Grids = field(default_factory=dict, repr=False)
 
@@ -114,15 +114,16 @@ def stabilise(frame: np.ndarray, matte: np.ndarray, state: State, strength: floa
     same_part = cv2.resize(same_part, (width, height), interpolation=cv2.INTER_LINEAR)[box]
     # Where the new matte is sure (within SURE of 0 or 255) the history's trust falls off sooner: the faint part of a
     # ghost that one frame left behind a moving edge would otherwise keep a trust near 1 and fade only slowly.
-    gate = np.where((new < SURE) | (new > 255 - SURE), np.float32(SURE_GATE), np.float32(GATE))
-    agreement = np.exp(-np.square(d / gate))
     # Where the model has said something else for PERSIST frames in a row, the history's colour match no longer
-    # keeps it: the model has changed its mind (a part it missed while the subject stood still), not flickered.
-    changed = np.zeros(matte.shape, np.float32)
-    before = 0.0 if state.changed is None else cv2.remap(state.changed, *source, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
-    changed[box] = np.where(np.abs(d) >= CHANGE, before + 1.0, 0.0)
+    # keeps it, and its trust falls off as where the new matte is sure: the model has changed its mind (a part it
+    # missed while the subject stood still), not flickered.
+    changed = np.zeros(matte.shape, np.uint8)  # counted up to PERSIST: only reaching it matters
+    before = 0 if state.changed is None else cv2.remap(state.changed, *source, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+    changed[box] = np.where(np.abs(d) >= CHANGE, np.minimum(before + 1, PERSIST), 0)
     persistent = changed[box] >= PERSIST
-    trust = inside[box] * np.where(persistent, np.exp(-np.square(d / np.float32(SURE_GATE))), np.maximum(same_part, agreement))
+    gate = np.where((new < SURE) | (new > 255 - SURE) | persistent, np.float32(SURE_GATE), np.float32(GATE))
+    agreement = np.exp(-np.square(d / gate))
+    trust = inside[box] * np.where(persistent, agreement, np.maximum(same_part, agreement))
     # a running mean while the history holds few mattes (the first frame's weighs no more than any later one's),
     # then a recursive average that forgets at MAX_WEIGHT
     weight = min(MAX_WEIGHT, state.mattes / (state.mattes + 1.0))
