@@ -68,6 +68,17 @@ def test_something_that_appears_is_followed_at_once_and_leaves_no_ghost():
     assert (seen[17][30:90, 20:60] == 255).all()
 
 
+def texture(rng: np.random.Generator, cells: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """A random generator, (rows, columns) of random colours and a (width, height) -> HxWx3 uint8 of those colours
+    enlarged bilinearly: a smooth texture optical flow can follow."""
+    return cv2.resize(rng.integers(0, 255, (*cells, 3), dtype=np.uint8), size, interpolation=cv2.INTER_LINEAR)
+
+
+def with_sensor_noise(frame: np.ndarray, t: int) -> np.ndarray:
+    """Frame t (uint8) -> it with sensor noise (sigma 4, the same for a given t), uint8."""
+    return np.clip(frame + np.random.default_rng(100 + t).normal(0, 4, frame.shape), 0, 255).astype(np.uint8)
+
+
 def with_edge_noise(truth: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A true matte and a random generator -> the matte with a model's edge noise (sigma 25 on its 3x3 edge)."""
     edge = cv2.dilate(truth, np.ones((3, 3), np.uint8)) != cv2.erode(truth, np.ones((3, 3), np.uint8))
@@ -77,13 +88,13 @@ def with_edge_noise(truth: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def zooming(t: int, size: tuple[int, int] = (240, 180)) -> tuple[np.ndarray, np.ndarray]:
     """Frame t of a textured disc growing 3 % a frame over a still textured background -> (frame, true matte)."""
     rng = np.random.default_rng(3)
-    background = cv2.resize(rng.integers(0, 255, (45, 60, 3), dtype=np.uint8), size, interpolation=cv2.INTER_LINEAR)
-    texture = cv2.resize(rng.integers(0, 255, (12, 12, 3), dtype=np.uint8), (200, 200), interpolation=cv2.INTER_LINEAR)
+    background = texture(rng, (45, 60), size)
+    pattern = texture(rng, (12, 12), (200, 200))
     ys, xs = np.mgrid[0:200, 0:200]
     disc = np.clip(80.0 - np.hypot(xs - 100, ys - 100), 0, 1).astype(np.float32)
     scale = 0.5 * 1.03**t
     place = np.float32([[scale, 0, size[0] / 2 - 100 * scale], [0, scale, size[1] / 2 - 100 * scale]])
-    alpha, colour = cv2.warpAffine(disc, place, size), cv2.warpAffine(texture.astype(np.float32), place, size)
+    alpha, colour = cv2.warpAffine(disc, place, size), cv2.warpAffine(pattern.astype(np.float32), place, size)
     frame = np.clip(colour * alpha[..., None] + background * (1 - alpha[..., None]), 0, 255).astype(np.uint8)
     return frame, np.rint(alpha * 255).astype(np.uint8)
 
@@ -106,18 +117,17 @@ def passing(t: int, size: tuple[int, int] = (240, 180)) -> tuple[np.ndarray, np.
     subject (one blob with it), over a textured background, with sensor noise -> (frame, true matte, the disc)."""
     rng = np.random.default_rng(5)
     w, h = size
-    frame = cv2.resize(rng.integers(0, 255, (h // 6, w // 6, 3), dtype=np.uint8), size, interpolation=cv2.INTER_LINEAR)
+    frame = texture(rng, (h // 6, w // 6), size)
     matte = np.zeros((h, w), np.uint8)
-    frame[100:170, 20:220] = cv2.resize(rng.integers(0, 255, (7, 20, 3), dtype=np.uint8), (200, 70), interpolation=cv2.INTER_LINEAR)
+    frame[100:170, 20:220] = texture(rng, (7, 20), (200, 70))
     matte[100:170, 20:220] = 255
     cx = 50 + 3 * t
     disc = np.zeros((h, w), np.uint8)
     cv2.circle(disc, (cx, 75), 30, 255, -1)
     patch = np.zeros_like(frame)
-    patch[45:106, cx - 30 : cx + 31] = cv2.resize(rng.integers(0, 255, (6, 6, 3), dtype=np.uint8), (61, 61), interpolation=cv2.INTER_LINEAR)
+    patch[45:106, cx - 30 : cx + 31] = texture(rng, (6, 6), (61, 61))
     frame = np.where(disc[..., None] > 0, patch, frame)
-    noise = np.random.default_rng(100 + t).normal(0, 4, frame.shape)
-    return np.clip(frame + noise, 0, 255).astype(np.uint8), np.maximum(matte, disc), disc
+    return with_sensor_noise(frame, t), np.maximum(matte, disc), disc
 
 
 def test_a_subject_moving_past_another_blob_leaves_no_trail():
@@ -138,10 +148,10 @@ def standing(size: tuple[int, int] = (320, 240)) -> tuple[np.ndarray, np.ndarray
     """A still textured disc over a textured background -> (picture without noise, true matte)."""
     rng = np.random.default_rng(11)
     w, h = size
-    picture = cv2.resize(rng.integers(0, 255, (h // 6, w // 6, 3), dtype=np.uint8), size, interpolation=cv2.INTER_LINEAR)
+    picture = texture(rng, (h // 6, w // 6), size)
     disc = np.zeros((h, w), np.uint8)
     cv2.circle(disc, (160, 120), 70, 255, -1)
-    patch = cv2.resize(rng.integers(0, 255, (h // 8, w // 8, 3), dtype=np.uint8), size, interpolation=cv2.INTER_LINEAR)
+    patch = texture(rng, (h // 8, w // 8), size)
     return np.where(disc[..., None] > 0, patch, picture), disc
 
 
@@ -155,8 +165,7 @@ def test_a_part_the_model_finds_late_is_taken_within_a_few_frames():
     rng = np.random.default_rng(0)
     state, late = temporal.State(), []
     for t in range(24):
-        frame = np.clip(picture + np.random.default_rng(100 + t).normal(0, 4, picture.shape), 0, 255).astype(np.uint8)
-        result = temporal.stabilise(frame, with_edge_noise(missed if t < 12 else truth, rng), state, 1.0)
+        result = temporal.stabilise(with_sensor_noise(picture, t), with_edge_noise(missed if t < 12 else truth, rng), state, 1.0)
         if t >= 16:
             late.append(np.abs(result.astype(float) - truth).mean())
     assert np.mean(late) <= 1.0, np.mean(late)
@@ -168,17 +177,16 @@ def panned(t: int, size: tuple[int, int] = (640, 360)) -> tuple[np.ndarray, np.n
     are half a pixel apart, within one shift's tolerance."""
     rng = np.random.default_rng(7)
     w, h = size
-    world = cv2.resize(rng.integers(0, 255, (h // 8, (w + 64) // 8, 3), dtype=np.uint8), (w + 64, h), interpolation=cv2.INTER_LINEAR)
-    world[180:330, 60:560] = cv2.resize(rng.integers(0, 255, (10, 30, 3), dtype=np.uint8), (500, 150), interpolation=cv2.INTER_LINEAR)
+    world = texture(rng, (h // 8, (w + 64) // 8), (w + 64, h))
+    world[180:330, 60:560] = texture(rng, (10, 30), (500, 150))
     box = np.zeros((h, w + 64), np.uint8)
     box[180:330, 60:560] = 255
     frame, matte = world[:, t : t + w], box[:, t : t + w]
     disc = np.zeros((h, w), np.uint8)
     cv2.circle(disc, (300, 110), 80, 255, -1)
-    patch = cv2.resize(rng.integers(0, 255, (h // 8, w // 8, 3), dtype=np.uint8), (w, h), interpolation=cv2.INTER_LINEAR)
+    patch = texture(rng, (h // 8, w // 8), (w, h))
     frame = np.where(disc[..., None] > 0, patch, frame)
-    noise = np.random.default_rng(100 + t).normal(0, 4, frame.shape)
-    return np.clip(frame + noise, 0, 255).astype(np.uint8), np.maximum(matte, disc)
+    return with_sensor_noise(frame, t), np.maximum(matte, disc)
 
 
 def test_a_still_subject_beside_a_panned_object_keeps_both_edges():
@@ -320,10 +328,10 @@ def moving_square(t: int, size: tuple[int, int] = (160, 120)) -> tuple[np.ndarra
     # textures with coarse detail as well as fine, as photographs have (pixel noise alone is invisible to the
     # coarse levels of a flow pyramid)
     background = cv2.resize(rng.integers(0, 255, (size[1] // 4, size[0] // 4, 3), dtype=np.uint8), size, interpolation=cv2.INTER_CUBIC)
-    texture = cv2.resize(rng.integers(0, 255, (10, 10, 3), dtype=np.uint8), (40, 40), interpolation=cv2.INTER_CUBIC)
+    pattern = cv2.resize(rng.integers(0, 255, (10, 10, 3), dtype=np.uint8), (40, 40), interpolation=cv2.INTER_CUBIC)
     frame, matte = background.copy(), np.zeros(size[::-1], np.uint8)
     x = 20 + 3 * t
-    frame[40:80, x : x + 40] = texture
+    frame[40:80, x : x + 40] = pattern
     matte[40:80, x : x + 40] = 255
     return frame, matte
 
