@@ -1,0 +1,197 @@
+"""Remove Video Background's temporal stabiliser, on clips with a known matte: steady where still, no lag or ghost where moving."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from remove_background_node.video import temporal
+from tests.harness import clips
+
+
+def steadied(frames: np.ndarray, masks: np.ndarray, strength: float) -> np.ndarray:
+    state = temporal.State()
+    return np.array([temporal.stabilise(f, m, state, strength) for f, m in zip(frames, masks)])
+
+
+def test_strength_0_is_each_frames_own_matte(clip):
+    frames, masks, _ = clip
+    state = temporal.State()
+    assert all(temporal.stabilise(f, m, state, 0.0) is m for f, m in zip(frames[:5], masks[:5]))
+
+
+def test_full_strength_halves_the_flicker_and_keeps_the_error(clip):
+    frames, masks, truth = clip
+    out = steadied(frames, masks, 1.0)
+    assert clips.error(out, truth) <= 1.05 * clips.error(masks, truth)
+    assert clips.flicker(out, truth) <= 0.5 * clips.flicker(masks, truth)
+    weaker = steadied(frames, masks, 0.5)
+    assert clips.flicker(out, truth) < clips.flicker(weaker, truth) < clips.flicker(masks, truth), "strength is a dial"
+
+
+def test_something_that_appears_is_followed_at_once_and_leaves_no_ghost():
+    """A second blob shows up in frame 6 and is gone from frame 12: the matte has it (and then lacks it) at once."""
+    rng = np.random.default_rng(0)
+    background = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    state, seen = temporal.State(), []
+    for t in range(18):
+        frame, matte = background.copy(), np.zeros((120, 160), np.uint8)
+        frame[30:90, 20:60] = (250, 40, 40)  # a still subject
+        matte[30:90, 20:60] = 255
+        if 6 <= t < 12:
+            frame[40:80, 100:140] = (40, 40, 250)
+            matte[40:80, 100:140] = 255
+        seen.append(temporal.stabilise(frame, matte, state, 1.0))
+    assert (seen[6][45:75, 105:135] == 255).all(), "it appears in its first frame"
+    assert not seen[12][40:80, 100:140].any(), "and is gone when it is gone"
+    assert (seen[17][30:90, 20:60] == 255).all()
+
+
+def texture(rng: np.random.Generator, cells: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """A random generator, (rows, columns) of random colours and a (width, height) -> HxWx3 uint8 of those colours
+    enlarged bilinearly: a smooth texture optical flow can follow."""
+    return cv2.resize(rng.integers(0, 255, (*cells, 3), dtype=np.uint8), size, interpolation=cv2.INTER_LINEAR)
+
+
+def with_sensor_noise(frame: np.ndarray, t: int) -> np.ndarray:
+    """Frame t (uint8) -> it with sensor noise (sigma 4, the same for a given t), uint8."""
+    return np.clip(frame + np.random.default_rng(100 + t).normal(0, 4, frame.shape), 0, 255).astype(np.uint8)
+
+
+def with_edge_noise(truth: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A true matte and a random generator -> the matte with a model's edge noise (sigma 25 on its 3x3 edge)."""
+    edge = cv2.dilate(truth, np.ones((3, 3), np.uint8)) != cv2.erode(truth, np.ones((3, 3), np.uint8))
+    return np.clip(truth + rng.normal(0, 25, truth.shape) * edge, 0, 255).astype(np.uint8)
+
+
+def zooming(t: int, size: tuple[int, int] = (240, 180)) -> tuple[np.ndarray, np.ndarray]:
+    """Frame t of a textured disc growing 3 % a frame over a still textured background -> (frame, true matte)."""
+    rng = np.random.default_rng(3)
+    background = texture(rng, (45, 60), size)
+    pattern = texture(rng, (12, 12), (200, 200))
+    ys, xs = np.mgrid[0:200, 0:200]
+    disc = np.clip(80.0 - np.hypot(xs - 100, ys - 100), 0, 1).astype(np.float32)
+    scale = 0.5 * 1.03**t
+    place = np.float32([[scale, 0, size[0] / 2 - 100 * scale], [0, scale, size[1] / 2 - 100 * scale]])
+    alpha, colour = cv2.warpAffine(disc, place, size), cv2.warpAffine(pattern.astype(np.float32), place, size)
+    frame = np.clip(colour * alpha[..., None] + background * (1 - alpha[..., None]), 0, 255).astype(np.uint8)
+    return frame, np.rint(alpha * 255).astype(np.uint8)
+
+
+def test_a_subject_that_grows_is_followed_without_lag():
+    """A zoom is no shift: a stabiliser that only shifts the history leaves the old, smaller edge behind (about ten
+    times the error of the noisy mattes it is given); moved as a scaled piece, the history keeps up."""
+    rng = np.random.default_rng(0)
+    state, given, steady = temporal.State(), [], []
+    for t in range(24):
+        frame, truth = zooming(t)
+        noisy = with_edge_noise(truth, rng)
+        given.append(np.abs(noisy.astype(float) - truth).mean())
+        steady.append(np.abs(temporal.stabilise(frame, noisy, state, 1.0).astype(float) - truth).mean())
+    assert np.mean(steady) <= 1.1 * np.mean(given), (np.mean(steady), np.mean(given))
+
+
+def passing(t: int, size: tuple[int, int] = (240, 180)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frame t of a textured disc moving 3 px a frame past a still textured box that the model also takes for a
+    subject (one blob with it), over a textured background, with sensor noise -> (frame, true matte, the disc)."""
+    rng = np.random.default_rng(5)
+    w, h = size
+    frame = texture(rng, (h // 6, w // 6), size)
+    matte = np.zeros((h, w), np.uint8)
+    frame[100:170, 20:220] = texture(rng, (7, 20), (200, 70))
+    matte[100:170, 20:220] = 255
+    cx = 50 + 3 * t
+    disc = np.zeros((h, w), np.uint8)
+    cv2.circle(disc, (cx, 75), 30, 255, -1)
+    patch = np.zeros_like(frame)
+    patch[45:106, cx - 30 : cx + 31] = texture(rng, (6, 6), (61, 61))
+    frame = np.where(disc[..., None] > 0, patch, frame)
+    return with_sensor_noise(frame, t), np.maximum(matte, disc), disc
+
+
+def test_a_subject_moving_past_another_blob_leaves_no_trail():
+    """What the moving disc uncovers is background in every matte the stabiliser is given; it must not keep a
+    fading copy of the disc there (a trust that stayed near 1 for small disagreements left one at about 25)."""
+    rng = np.random.default_rng(0)
+    state, trail = temporal.State(), []
+    for t in range(30):
+        frame, truth, _ = passing(t)
+        steady = temporal.stabilise(frame, with_edge_noise(truth, rng), state, 1.0)
+        uncovered = (truth == 0) & (passing(max(t - 3, 0))[2] > 0)  # background the disc left in the last 3 frames
+        if t >= 5:
+            trail.append(steady[uncovered].mean())
+    assert max(trail) <= 15, max(trail)
+
+
+def standing(size: tuple[int, int] = (320, 240)) -> tuple[np.ndarray, np.ndarray]:
+    """A still textured disc over a textured background -> (picture without noise, true matte)."""
+    rng = np.random.default_rng(11)
+    w, h = size
+    picture = texture(rng, (h // 6, w // 6), size)
+    disc = np.zeros((h, w), np.uint8)
+    cv2.circle(disc, (160, 120), 70, 255, -1)
+    patch = texture(rng, (h // 8, w // 8), size)
+    return np.where(disc[..., None] > 0, patch, picture), disc
+
+
+def test_a_part_the_model_finds_late_is_taken_within_a_few_frames():
+    """The model misses the disc's lower part for 12 frames while it stands still, then finds it. The colours still
+    match, so the history alone would keep the old matte for about 14 frames more (error 3.5 over frames 16-23);
+    once the model has said otherwise PERSIST frames in a row, it is followed (0.16)."""
+    picture, truth = standing()
+    missed = truth.copy()
+    missed[150:] = 0
+    rng = np.random.default_rng(0)
+    state, late = temporal.State(), []
+    for t in range(24):
+        result = temporal.stabilise(with_sensor_noise(picture, t), with_edge_noise(missed if t < 12 else truth, rng), state, 1.0)
+        if t >= 16:
+            late.append(np.abs(result.astype(float) - truth).mean())
+    assert np.mean(late) <= 1.0, np.mean(late)
+
+
+def panned(t: int, size: tuple[int, int] = (640, 360)) -> tuple[np.ndarray, np.ndarray]:
+    """Frame t of a still textured disc beside a textured box the camera pans 1 px a frame with the background (the
+    model takes both for subjects: one blob), with sensor noise -> (frame, true matte). At flow size the two motions
+    are half a pixel apart, within one shift's tolerance."""
+    rng = np.random.default_rng(7)
+    w, h = size
+    world = texture(rng, (h // 8, (w + 64) // 8), (w + 64, h))
+    world[180:330, 60:560] = texture(rng, (10, 30), (500, 150))
+    box = np.zeros((h, w + 64), np.uint8)
+    box[180:330, 60:560] = 255
+    frame, matte = world[:, t : t + w], box[:, t : t + w]
+    disc = np.zeros((h, w), np.uint8)
+    cv2.circle(disc, (300, 110), 80, 255, -1)
+    patch = texture(rng, (h // 8, w // 8), (w, h))
+    frame = np.where(disc[..., None] > 0, patch, frame)
+    return with_sensor_noise(frame, t), np.maximum(matte, disc)
+
+
+def test_a_still_subject_beside_a_panned_object_keeps_both_edges():
+    """Moved as one shift, the history of one of the two lags half a flow pixel a frame behind it (1.8x the error of
+    the noisy mattes given); as two shifts, each part keeps its own place."""
+    rng = np.random.default_rng(0)
+    state, given, steady = temporal.State(), [], []
+    for t in range(30):
+        frame, truth = panned(t)
+        noisy = with_edge_noise(truth, rng)
+        result = temporal.stabilise(frame, noisy, state, 1.0)
+        if t >= 5:
+            given.append(np.abs(noisy.astype(float) - truth).mean())
+            steady.append(np.abs(result.astype(float) - truth).mean())
+    assert np.mean(steady) <= 1.2 * np.mean(given), (np.mean(steady), np.mean(given))
+
+
+def test_flows_split_into_two_shifts_only_when_they_fall_apart():
+    rng = np.random.default_rng(0)
+    one = rng.normal(0.3, 0.1, (4000, 2)).astype(np.float32)  # one subject's flow with DIS's noise
+    assert len(temporal._shifts(one, np.median(one, axis=0))) == 1
+    still = rng.normal(0.0, 0.05, (1000, 2))
+    panned_part = rng.normal(0.0, 0.05, (3000, 2)) + [0.5, 0.0]
+    both = np.concatenate([still, panned_part]).astype(np.float32)
+    two = temporal._shifts(both, np.median(both, axis=0))
+    assert len(two) == 2
+    assert sorted(round(float(s[0]), 1) for s in two) == [0.0, 0.5]
+    few = np.concatenate([still[:300], panned_part]).astype(np.float32)  # under PIECE_SHARE of it still: one shift
+    assert len(temporal._shifts(few, np.median(few, axis=0))) == 1

@@ -1,0 +1,227 @@
+"""Remove Video Background's stream: frame order, progress, cancel, bounded memory, errors, and frames between the model's."""
+
+from __future__ import annotations
+
+import threading
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from remove_background_node import pipeline
+from remove_background_node.video import keyframes, stream, temporal
+from tests.harness import clips
+
+
+class Sink:
+    """A video writer that keeps the frames it is given in a list (or drops them) and notes its name when closed."""
+
+    def __init__(self, into: list[np.ndarray] | None = None, name: str = "", closed: list[str] | None = None):
+        self.into, self.name, self.closed = into, name, closed
+
+    def append_data(self, frame: np.ndarray) -> None:
+        if self.into is not None:
+            self.into.append(frame)
+
+    def close(self) -> None:
+        if self.closed is not None:
+            self.closed.append(self.name)
+
+
+def test_the_stream_keeps_frame_order_and_gives_each_frame_its_own_matte(clip, u2netp_predict):
+    """At strength 0 the video node's matte of a frame is the image node's mask for that frame."""
+    frames, _, _ = clip
+    written: dict[str, list[np.ndarray]] = {"video": [], "matte": []}
+
+    options = pipeline.Options(background_color=(0, 255, 0, 255))
+    steps: list[str] = []
+    count = stream.run(
+        iter(frames[:12]), 12,
+        lambda f: pipeline.subject_mask(Image.fromarray(f), u2netp_predict, options),
+        lambda f, found: pipeline.video_frame(f, found[0], found[1], options),
+        Sink(written["video"]), Sink(written["matte"]), lambda message, fraction=None: steps.append(message),
+    )
+    assert count == 12 and steps == [f"Frame {i} of 12" for i in range(1, 13)]
+    for frame, matte in zip(frames[:12], written["matte"]):
+        np.testing.assert_array_equal(matte, np.asarray(pipeline.remove_background(Image.fromarray(frame), u2netp_predict).mask))
+    assert written["video"][0].shape == frames[0].shape
+
+
+class Cancelled(Exception):
+    pass
+
+
+def test_a_cancel_stops_every_stage_and_closes_both_writers():
+    closed: list[str] = []
+    alive_before = {t.ident for t in threading.enumerate()}
+
+    def endless():
+        while True:
+            yield np.zeros((8, 8, 3), np.uint8)
+
+    def step(message: str, fraction: float | None = None) -> None:
+        if message == "Frame 20 of 1000":
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        stream.run(endless(), 1000, lambda f: f[..., 0], lambda f, m: (f, m),
+                   Sink(name="video", closed=closed), Sink(name="matte", closed=closed), step)
+    assert sorted(closed) == ["matte", "video"]
+    assert {t.ident for t in threading.enumerate()} <= alive_before, "no stage thread is left"
+
+
+def test_memory_holds_a_few_frames_however_long_the_clip():
+    alive, most = [0], [0]
+    lock = threading.Lock()
+
+    def frames(n: int):
+        for _ in range(n):
+            with lock:
+                alive[0] += 1
+                most[0] = max(most[0], alive[0])
+            yield np.zeros((4, 4, 3), np.uint8)
+
+    class Writer:
+        def append_data(self, frame: np.ndarray) -> None:
+            with lock:
+                alive[0] -= 1 if frame.ndim == 3 else 0
+
+        def close(self) -> None:
+            pass
+
+    assert stream.run(frames(400), 400, lambda f: None, lambda f, m: (f, f[..., 0]), Writer(), Writer(), lambda *a: None) == 400
+    # the frames in flight between decoding and finishing, the encoder's queue and the one being encoded:
+    # a bound that does not depend on the clip's length
+    assert most[0] <= stream.IN_FLIGHT + stream.DEPTH + 2, most[0]
+
+
+def test_an_error_in_a_stage_reaches_the_caller():
+    def broken(frame: np.ndarray):
+        raise RuntimeError("model failed")
+
+    with pytest.raises(RuntimeError, match="model failed"):
+        stream.run(iter([np.zeros((4, 4, 3), np.uint8)] * 5), 5, broken, lambda f, m: (f, m), Sink(), Sink(), lambda *a: None)
+
+
+# skipping frames
+
+
+def moving_square(t: int, size: tuple[int, int] = (160, 120)) -> tuple[np.ndarray, np.ndarray]:
+    """Frame t of a textured square moving 3 px a frame over a still textured background -> (frame, true matte)."""
+    rng = np.random.default_rng(1)
+    # textures with coarse detail as well as fine, as photographs have (pixel noise alone is invisible to the
+    # coarse levels of a flow pyramid)
+    background = cv2.resize(rng.integers(0, 255, (size[1] // 4, size[0] // 4, 3), dtype=np.uint8), size, interpolation=cv2.INTER_CUBIC)
+    pattern = cv2.resize(rng.integers(0, 255, (10, 10, 3), dtype=np.uint8), (40, 40), interpolation=cv2.INTER_CUBIC)
+    frame, matte = background.copy(), np.zeros(size[::-1], np.uint8)
+    x = 20 + 3 * t
+    frame[40:80, x : x + 40] = pattern
+    matte[40:80, x : x + 40] = 255
+    return frame, matte
+
+
+@pytest.mark.parametrize("ahead", [1, 2])
+def test_a_frame_between_two_gets_their_mattes_moved_along_with_the_subject(ahead: int):
+    between = keyframes.Between()
+    (f0, m0), (f1, m1), (f2, m2) = (moving_square(t) for t in (4, 5, 5 + ahead))
+    found = between((f0, m0), f1, (f2, m2), ahead)
+    assert found is not None
+    assert np.abs(found.astype(int) - m1).mean() < 0.1 * np.abs(m0.astype(int) - m1).mean(), "moved, not averaged in place"
+
+
+def test_the_nearer_neighbour_weighs_more():
+    """Where the two moved mattes differ, the result lies nearer the matte of the nearer frame."""
+    between = keyframes.Between()
+    (f0, m0), (f1, _), (f2, m2) = (moving_square(t) for t in (4, 5, 7))
+    m2 = m2.copy()
+    m2[40:80, 62:81] = 150  # the far frame says the square's right half is only partly subject (too little to disagree)
+    found = between((f0, m0), f1, (f2, m2), 2)
+    assert found is not None
+    part = found[45:75, 58:72].astype(int)  # where that half lands on frame 5 (moved 6 px left)
+    assert np.abs(part - 220).max() <= 3, "two thirds the near frame's 255, one third the far one's 150"
+
+
+def test_a_frame_between_two_that_disagree_goes_to_the_model():
+    between = keyframes.Between()
+    (f0, m0), (f1, _), (f2, m2) = (moving_square(t) for t in (4, 5, 6))
+    m2 = m2.copy()
+    m2[10:110, 100:150] = 255  # the frame after has a large part the frame before lacks
+    assert between((f0, m0), f1, (f2, m2)) is None
+
+
+def test_skipping_frames_runs_the_model_on_every_stride_th_frame_in_order():
+    """The model sees frames 0, STRIDE, 2 x STRIDE ...; a frame between goes to it too when ``between`` declines, or
+    when the clip ends before the next frame the model sees."""
+    seen: list[int] = []
+    finished: list[int] = []
+    declined = keyframes.STRIDE + 1
+
+    def model(frame: np.ndarray) -> int:
+        seen.append(int(frame[0, 0, 0]))
+        return int(frame[0, 0, 0])
+
+    def between(before, frame, after, ahead):  # type: ignore[no-untyped-def]
+        index = int(frame[0, 0, 0])
+        assert before[1] == index - 1 and after[1] == keyframes.next_seen(index) == index + ahead
+        return None if index == declined else index
+
+    def finish(frame: np.ndarray, found: int) -> tuple[np.ndarray, np.ndarray]:
+        assert found == int(frame[0, 0, 0])
+        finished.append(found)
+        return frame, frame[..., 0]
+
+    frames = [np.full((4, 4, 3), i, np.uint8) for i in range(12)]
+    assert stream.run(iter(frames), 12, model, finish, Sink(), Sink(), lambda *a: None, between) == 12
+    assert finished == list(range(12))
+    stride = list(range(0, 12, keyframes.STRIDE))
+    ending = [i for i in range(12) if keyframes.next_seen(i) >= 12 and i not in stride]
+    assert sorted(seen) == sorted(stride + [declined] + ending), "every STRIDE-th, the one declined, the last ones"
+    assert keyframes.STRIDE > 1 and ending
+
+
+def test_skipping_frames_keeps_the_error_and_the_steadiness(clip, u2netp_predict):
+    """On the clip, with the model on about half the frames, the steadied matte is as right and as steady as with
+    every frame through the model."""
+    frames, masks, truth = clip
+    frames = list(frames)  # the very arrays go through the stream, so the model can tell which frame it is given
+    calls = [0]
+    state, between = temporal.State(), keyframes.Between()
+
+    def model(frame: np.ndarray) -> np.ndarray:
+        calls[0] += 1
+        index = next(i for i, f in enumerate(frames) if f is frame)
+        return masks[index]  # the model's mask of that frame, computed once for the module
+
+    out: list[np.ndarray] = []
+
+    stream.run(iter(frames), len(frames), model, lambda f, m: (f, temporal.stabilise(f, m, state, 1.0)),
+               Sink(), Sink(out), lambda *a: None, between)
+    steady = np.array(out)
+    assert len(steady) == len(frames)
+    assert calls[0] <= 0.6 * len(frames), calls[0]
+    assert clips.error(steady, truth) <= 1.05 * clips.error(masks, truth)
+    assert clips.flicker(steady, truth) <= 0.5 * clips.flicker(masks, truth)
+
+
+def test_no_more_than_predictors_model_runs_at_once_even_for_skipped_frames():
+    """A skipped frame whose neighbours disagree goes to the model from the in-order thread; it waits for a free
+    slot, so the model never runs more than PREDICTORS frames at once (onnxruntime keeps memory for each)."""
+    lock, running, most = threading.Lock(), [0], [0]
+    rng = np.random.default_rng(0)
+    work = rng.random((160, 160))
+
+    def model(frame: np.ndarray) -> int:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        for _ in range(20):  # some real work, so runs overlap as they would in the model
+            np.linalg.inv(work + np.eye(160))
+        with lock:
+            running[0] -= 1
+        return 0
+
+    frames = (np.zeros((4, 4, 3), np.uint8) for _ in range(60))
+    written = stream.run(frames, 60, model, lambda f, m: (f, f[..., 0]), Sink(), Sink(), lambda *a: None,
+                         lambda before, frame, after, ahead: None)  # the neighbours always disagree
+    assert written == 60 and most[0] <= stream.PREDICTORS, most[0]
