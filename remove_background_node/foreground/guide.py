@@ -4,9 +4,10 @@ A model's soft alpha leans with the backdrop's colour (over white u2net leaves a
 over magenta or green too clear), and where the subject's colour at its edge differs from its
 inside (a photo's own edge pixels, dark hair ends), unmixing along the line to the inside's colour
 takes out too little or too much. Beside a plain backdrop the colours themselves say how much of it
-a pixel holds: the pack's own closed-form matting over the model's band, from rembg's default
-thresholds and an erosion that grows with the picture as a model's edge errors do, solved on the
-picture reduced to about SIDE pixels (finer solves measured no better for colour, and cost more).
+a pixel holds: the pack's own closed-form matting over the model's band, from a trimap whose sure
+subject is where the model is near-certain and an erosion that grows with the picture as a model's
+edge errors do, solved on the picture reduced to about SIDE pixels (finer solves measured no better
+for colour, and cost more).
 
 Dividing by a matted alpha is only as good as that alpha. It is trusted where it is well above
 clear and changes smoothly, as across a model's blurred edge; across hair strands it changes from
@@ -26,7 +27,9 @@ from ..matting.progress import Fraction
 
 SIDE = 512  # the band is solved on the picture reduced to about this longer side
 TRIMAP_SIDE = 2048  # the trimap is made on the model's alpha reduced to at most this longer side
-FOREGROUND, BACKGROUND = 240, 10  # rembg's default matting thresholds
+# sure subject from 250, not rembg's default 240: over a light backdrop a model's edge runs too opaque, its mixed
+# pixels reach 240..249, and a sure subject there pins them at opaque; sure background from rembg's default 10
+FOREGROUND, BACKGROUND = 250, 10
 ERODE_PER_PIXEL = 1.0 / 85.0  # the erosion as a share of the longer side: rembg's default 10 at 850 pixels
 # trust: none below LOW, full from HIGH (levels of the matted alpha: dividing by less magnifies its error) ...
 LOW, HIGH = 0.15 * 255, 0.35 * 255
