@@ -225,7 +225,8 @@ def _noise_level(small: np.ndarray, moved: np.ndarray) -> float:
 def _colour_agreement(small: np.ndarray, moved: np.ndarray, noise: float) -> np.ndarray:
     """Frame t, frame t-1 moved onto it and the noise level -> float32 0..1 per pixel: how well their colours agree
     over each 3x3 neighbourhood (one chance match does not count), pulled in by a pixel at disagreements."""
-    error = np.sqrt(cv2.boxFilter(np.mean(np.square(small - moved), axis=2), -1, (3, 3)))
+    # OpenCV's float box filter keeps running sums, which can end a hair below 0 beside large differences
+    error = np.sqrt(np.maximum(cv2.boxFilter(np.mean(np.square(small - moved), axis=2), -1, (3, 3)), 0.0))
     agree = np.exp(-np.square(error / (PHOTO_K * noise))).astype(np.float32)
     return cv2.erode(agree, np.ones((3, 3), np.uint8))
 

@@ -195,3 +195,15 @@ def test_flows_split_into_two_shifts_only_when_they_fall_apart():
     assert sorted(round(float(s[0]), 1) for s in two) == [0.0, 0.5]
     few = np.concatenate([still[:300], panned_part]).astype(np.float32)  # under PIECE_SHARE of it still: one shift
     assert len(temporal._shifts(few, np.median(few, axis=0))) == 1
+
+
+def test_colour_agreement_stays_a_number_where_a_box_sum_rounds_below_zero():
+    """OpenCV's float box filter keeps running sums, so the mean of squared differences can come out a hair below 0
+    where large differences sit beside none; its root must not be NaN (NaN in the trust would stay in the history)."""
+    rng = np.random.default_rng(0)
+    spikes = np.sqrt(rng.random((180, 320)).astype(np.float32) ** 8 * 100)
+    spikes[rng.random(spikes.shape) < 0.5] = 0
+    small, moved = np.repeat(spikes[..., None], 3, axis=2), np.zeros((180, 320, 3), np.float32)
+    squares = np.mean(np.square(small - moved), axis=2)
+    assert (cv2.boxFilter(squares, -1, (3, 3)) < 0).any(), "the case this test is about arises"
+    assert np.isfinite(temporal._colour_agreement(small, moved, 1.0)).all()
