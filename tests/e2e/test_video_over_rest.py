@@ -91,3 +91,23 @@ def test_cancelling_mid_clip_stores_no_video_and_the_next_item_runs(server, clip
     follow = server.run({"rv": {"type": "remove_background_video", "video": {"video_name": name}, "model": "u2netp",
                                 "temporal_smoothing": 0}})
     assert follow["status"] == "completed", follow.get("error_traceback")
+
+
+def test_an_odd_sized_video_is_refused_with_what_to_do_and_stores_nothing(server, tmp_path):
+    """H.264 in yuv420p (what InvokeAI and players use) cannot hold an odd width or height at the same size: the node
+    says so before any work, and no half video reaches the gallery."""
+    import imageio.v2 as iio2
+
+    path = tmp_path / "odd.mp4"
+    writer = iio2.get_writer(str(path), format="FFMPEG", mode="I", fps=24, codec="libx264", macro_block_size=1,
+                             pixelformat="yuv444p")  # 4:4:4 holds any size
+    for _ in range(6):
+        writer.append_data(np.full((91, 161, 3), 128, np.uint8))
+    writer.close()
+    name = server.upload_video(path)
+    videos = server.root / "outputs" / "videos"
+    stored = set(videos.rglob("*.mp4"))
+    item = server.run({"rv": {"type": "remove_background_video", "video": {"video_name": name}, "model": "u2netp"}})
+    assert item["status"] == "failed"
+    assert "161x91" in item["error_message"] and "even width and height" in item["error_message"], item["error_message"]
+    assert set(videos.rglob("*.mp4")) == stored
