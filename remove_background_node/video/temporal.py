@@ -269,7 +269,7 @@ def _shifts(flows: np.ndarray, shift: np.ndarray) -> list[np.ndarray]:
     if min(first.mean(), 1.0 - first.mean()) < PIECE_SHARE:
         return [shift]
     a, b = np.median(flows[first], axis=0), np.median(flows[~first], axis=0)
-    spread = sum(np.square(1.4826 * np.median(np.abs(f - np.median(f, axis=0)), axis=0)).sum() for f in (flows[first], flows[~first]))
+    spread = sum(np.square(1.4826 * np.median(np.abs(f - m), axis=0)).sum() for f, m in ((flows[first], a), (flows[~first], b)))
     return [a, b] if np.square(a - b).sum() >= SPLIT * max(spread, 1e-6) else [shift]
 
 
