@@ -99,14 +99,69 @@ class _Stages:
             raise self.errors[0]
 
 
+class EncoderError(OSError):
+    """ffmpeg failed writing an output video (a full disk, a killed encoder)."""
+
+
+def finished_mp4(path: Path) -> bool:
+    """An MP4 file -> whether it is whole: its top-level boxes fill the file exactly and include ftyp, mdat and moov
+    (ffmpeg writes moov last, on close, so an encoder that died or ran out of room leaves none or a cut one)."""
+    if not path.is_file():
+        return False
+    size, seen, at = path.stat().st_size, set(), 0
+    with open(path, "rb") as f:
+        while at + 8 <= size:
+            f.seek(at)
+            header = f.read(16)
+            length, kind = int.from_bytes(header[:4], "big"), header[4:8]
+            if length == 1:  # a 64-bit size follows the type
+                length = int.from_bytes(header[8:16], "big") if len(header) == 16 else 0
+            elif length == 0:  # the box runs to the end of the file
+                length = size - at
+            if length < 8:
+                return False
+            seen.add(kind)
+            at += length
+    return at == size > 0 and {b"ftyp", b"mdat", b"moov"} <= seen
+
+
+class _Mp4Writer:
+    """imageio's ffmpeg writer, with its failures said plainly: imageio raises a bare IOError when ffmpeg stops
+    taking frames and says nothing when ffmpeg fails while finishing the file (it never reads ffmpeg's exit code)."""
+
+    def __init__(self, path: Path, fps: float) -> None:
+        import imageio.v2 as iio2
+
+        self.path = path
+        self._writer = iio2.get_writer(
+            str(path), format="FFMPEG", mode="I", fps=fps, codec="libx264", macro_block_size=1,
+            output_params=["-preset", PRESET],
+        )
+
+    def _failed(self, what: str) -> EncoderError:
+        # the node writes into a temporary folder of its own, gone by the time the user reads this: name its parent
+        return EncoderError(
+            f"The video encoder (ffmpeg) {what} {self.path.name}, so nothing was saved. The most likely cause is a "
+            f"full disk: make room in {self.path.parent.parent} (or point TMPDIR at a roomier folder) and run it again."
+        )
+
+    def append_data(self, frame: np.ndarray) -> None:
+        try:
+            self._writer.append_data(frame)
+        except OSError as error:
+            raise self._failed("stopped while writing") from error
+
+    def close(self) -> None:
+        self._writer.close()
+        if not finished_mp4(self.path):
+            raise self._failed("did not finish")
+
+
 def mp4_writer(path: Path, fps: float) -> Writer:
     """A file path and frames per second -> an H.264 MP4 writer: InvokeAI's settings (libx264, yuv420p, every size
-    kept as it is) with the PRESET above; HxW frames go in as grey, HxWx3 as RGB."""
-    import imageio.v2 as iio2
-
-    return iio2.get_writer(
-        str(path), format="FFMPEG", mode="I", fps=fps, codec="libx264", macro_block_size=1, output_params=["-preset", PRESET]
-    )
+    kept as it is) with the PRESET above; HxW frames go in as grey, HxWx3 as RGB. Raises EncoderError, saying what to
+    do, if ffmpeg fails, and on close if the file is not a whole MP4."""
+    return _Mp4Writer(path, fps)
 
 
 Found = tuple[Frame, Any]  # a frame and what the model (or ``between``) found in it

@@ -104,6 +104,62 @@ def test_an_error_in_a_stage_reaches_the_caller():
         stream.run(iter([np.zeros((4, 4, 3), np.uint8)] * 5), 5, broken, lambda f, m: (f, m), Sink(), Sink(), lambda *a: None)
 
 
+def _frames(n: int) -> list[np.ndarray]:
+    return [np.full((48, 64, 3), 40 * i % 256, np.uint8) for i in range(n)]
+
+
+def _kill_encoders() -> int:
+    """Kill this process's ffmpeg children (as the kernel would on memory pressure) -> how many were killed."""
+    import psutil
+
+    killed = [p for p in psutil.Process().children(recursive=True) if "ffmpeg" in p.name()]
+    for p in killed:
+        p.kill()
+        p.wait()
+    return len(killed)
+
+
+def test_a_whole_mp4_is_recognised_and_one_cut_short_is_not(tmp_path):
+    path = tmp_path / "whole.mp4"
+    writer = stream.mp4_writer(path, 24)
+    for frame in _frames(6):
+        writer.append_data(frame)
+    writer.close()
+    assert stream.finished_mp4(path)
+    data = path.read_bytes()
+    for cut in (len(data) - 1, len(data) // 2, 8):
+        (tmp_path / "cut.mp4").write_bytes(data[:cut])
+        assert not stream.finished_mp4(tmp_path / "cut.mp4"), cut
+    assert not stream.finished_mp4(tmp_path / "missing.mp4")
+
+
+def test_an_encoder_that_dies_before_finishing_fails_the_run_saying_what_to_do(tmp_path):
+    # imageio's close() never reads ffmpeg's exit code: without the check this run "succeeds" with a broken file
+    # by the last frame's step, DEPTH + 4 frames are queued to each encoder, so each has written some: ffmpeg is running
+    n = stream.DEPTH + 5
+    frames, killed = _frames(n), []
+
+    def step(message: str, fraction: float | None = None) -> None:
+        if message == f"Frame {n} of {n}":
+            killed.append(_kill_encoders())
+
+    with pytest.raises(stream.EncoderError, match=r"(?s)did not finish (video|matte)\.mp4, so nothing was saved.*make room in"):
+        stream.run(iter(frames), n, lambda f: f[..., 0], lambda f, m: (f, m),
+                   stream.mp4_writer(tmp_path / "video.mp4", 24), stream.mp4_writer(tmp_path / "matte.mp4", 24), step)
+    assert killed == [2]
+
+
+def test_an_encoder_that_dies_mid_clip_is_said_plainly(tmp_path):
+    writer = stream.mp4_writer(tmp_path / "matte.mp4", 24)
+    writer.append_data(_frames(1)[0])  # ffmpeg starts with the first frame
+    assert _kill_encoders() == 1
+    with pytest.raises(stream.EncoderError, match="stopped while writing matte.mp4"):
+        for frame in _frames(200):  # the pipe's buffer takes a few before the write fails
+            writer.append_data(frame)
+    with pytest.raises(stream.EncoderError, match="did not finish matte.mp4"):
+        writer.close()
+
+
 # skipping frames
 
 
