@@ -29,7 +29,7 @@ pytestmark = pytest.mark.invokeai("6.13.0", feature="allow_private_download_urls
 
 @pytest.fixture(scope="module")
 def mirror():
-    with Mirror(lifetime=1200) as m:
+    with Mirror() as m:
         yield m
 
 

@@ -4,7 +4,7 @@ Modes: ``good`` (the bytes), ``corrupt`` (same length, bytes flipped), ``missing
 (announces the full length, sends half, closes), ``slow`` (never answers until stopped), ``gate``
 (announces the full length, sends half, then waits until the test calls ``release`` for that file, so a
 progress display is seen mid-download whatever the machine's speed; stopping the mirror releases it too).
-It binds 127.0.0.1 only and stops itself after ``lifetime`` seconds if a test forgets to.
+It binds 127.0.0.1 only; use it as a context manager (its threads are daemons, so a forgotten one ends with the run).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def corrupt(data: bytes) -> bytes:
 class Mirror:
     """A threaded HTTP server on 127.0.0.1; ``url`` is the base to put in REMOVE_BACKGROUND_MODEL_URL."""
 
-    def __init__(self, lifetime: float = 900) -> None:
+    def __init__(self) -> None:
         self._routes: dict[str, tuple[Mode, bytes]] = {}
         self._gates: dict[str, threading.Event] = {}  # per gated file: set when its requests may send the rest
         self._counts: Counter[str] = Counter()
@@ -38,8 +38,6 @@ class Mirror:
         self._httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/models/"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-        self._timer = threading.Timer(lifetime, self.stop)  # a forgotten mirror must not outlive the run
-        self._timer.daemon = True
 
     def serve(self, name: str, mode: Mode, data: bytes = b"") -> None:
         """File name under the base URL, how to serve it, and its good bytes (``gate``: closed until ``release``)."""
@@ -70,7 +68,6 @@ class Mirror:
 
     def start(self) -> "Mirror":
         self._thread.start()
-        self._timer.start()
         return self
 
     def stop(self) -> None:
@@ -82,7 +79,6 @@ class Mirror:
             gates = list(self._gates.values())
         for gate in gates:
             gate.set()
-        self._timer.cancel()
         self._httpd.shutdown()
         self._httpd.server_close()
 

@@ -88,7 +88,7 @@ class Server:
             try:
                 if self.http.get(self.url + "/api/v1/app/version", timeout=2).ok:
                     return self
-            except requests.ConnectionError:
+            except requests.RequestException:  # refused while it starts, or slow to answer on a busy machine
                 pass
             time.sleep(0.5)  # polling the server's own answer; nothing here depends on how long it takes
         self.stop()

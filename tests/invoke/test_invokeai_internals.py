@@ -22,7 +22,7 @@ def test_download_internals_name_invokeais_own_cache_folder_and_size(tmp_path: P
     (tmp_path / "models").mkdir()
     harness = context.build(tmp_path, allow_private_download_urls=True)
     try:
-        with Mirror(lifetime=120) as mirror:
+        with Mirror() as mirror:
             mirror.serve("toy.onnx", "good", DATA)
             url = mirror.url + "toy.onnx"
             _, ctx = harness.context(RemoveBackgroundInvocation(id="rb", image={"image_name": "unused"}))

@@ -178,7 +178,7 @@ def test_a_raising_checkpoint_stops_a_4k_solve_early() -> None:
     # the calls come at fixed points of the work, not on a clock: the third is while the band's
     # factor is built, on any machine
     assert seen[-1] < 0.5
-    assert threads() == before, "no thread of its own was started or left behind"
+    assert threads() <= before, "no thread of its own was started or left behind"
     assert workers.pool()._work_queue.empty(), "and no factorisation was left queued"
 
 

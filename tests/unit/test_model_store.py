@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import threading
 import urllib.error
@@ -49,7 +50,7 @@ def url_downloader(cache: Path) -> Downloader:
 
 @pytest.fixture
 def mirror():
-    with Mirror(lifetime=120) as m:
+    with Mirror() as m:
         yield m
 
 
@@ -118,7 +119,10 @@ def test_checksum_is_computed_once_per_unchanged_file(tmp_path, env):
         model_store.ensure_model(spec, models, downloader, env)
     assert model_store.VERIFIED.hashed == before + 1
 
-    (models / "toy.onnx").write_bytes(TOY_BYTES[:-1] + b"!")  # same size, new content and mtime
+    changed = models / "toy.onnx"
+    stamp = changed.stat().st_mtime_ns
+    changed.write_bytes(TOY_BYTES[:-1] + b"!")  # same size, new content...
+    os.utime(changed, ns=(stamp + 10**9, stamp + 10**9))  # ...and a new mtime even where the clock is coarse
     with pytest.raises(ModelFileError):
         model_store.ensure_model(spec, models, downloader, env)
     assert model_store.VERIFIED.hashed == before + 2

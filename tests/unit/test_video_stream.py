@@ -109,10 +109,11 @@ def _frames(n: int) -> list[np.ndarray]:
 
 
 def _kill_encoders() -> int:
-    """Kill this process's ffmpeg children (as the kernel would on memory pressure) -> how many were killed."""
+    """Kill the ffmpeg processes this process started itself (as the kernel would on memory pressure; not those of a
+    test server's own video service, a level further down) -> how many were killed."""
     import psutil
 
-    killed = [p for p in psutil.Process().children(recursive=True) if "ffmpeg" in p.name()]
+    killed = [p for p in psutil.Process().children(recursive=False) if "ffmpeg" in p.name()]
     for p in killed:
         p.kill()
         p.wait()

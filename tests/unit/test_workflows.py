@@ -149,17 +149,18 @@ def test_graph_validates_in_invokeai(path, registry):
 
 def test_graph_validation_can_fail(registry):
     """The check above is real: a wrong edge or an out-of-range value is refused."""
-    from invokeai.app.services.shared.graph import Graph
+    from invokeai.app.services.shared.graph import Graph, InvalidEdgeError
+    from pydantic import ValidationError
 
     wf = load(WORKFLOWS / "crop_to_subject.json")
     bad_edge = copy.deepcopy(wf)
     next(e for e in bad_edge["edges"] if e["targetHandle"] == "bounding_box")["sourceHandle"] = "width"
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidEdgeError, match="types do not match"):
         Graph.model_validate(to_graph(bad_edge)).validate_self()
     bad_value = copy.deepcopy(wf)
     rb = next(n for n in invocation_nodes(bad_value) if n["data"]["type"] == "remove_background")
     rb["data"]["inputs"]["mask_grow"]["value"] = 999
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="mask_grow"):
         Graph.model_validate(to_graph(bad_value))
 
 
