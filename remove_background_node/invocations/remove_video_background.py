@@ -25,7 +25,8 @@ from PIL import Image
 from pydantic import model_validator
 
 from .. import inference, pipeline
-from ..video import heap, keyframes, stream, temporal
+from .. import heap
+from ..video import keyframes, stream, temporal
 from . import common
 from .common import Device, ModelName
 

@@ -20,6 +20,7 @@ import math
 import cv2
 import numpy as np
 
+from .. import heap
 from .progress import Checkpoint, Fraction
 from .solver import band_solve
 from .upsampling import upsample_linear_model
@@ -90,10 +91,11 @@ def solve_alpha(rgb: np.ndarray, tri: np.ndarray, progress: Fraction | None = No
     if n == 0:
         return alpha
     factor = coarse_factor(n) if factor is None else factor
-    if factor == 1:
-        alpha[unknown] = _to_u8(band_solve(rgb, tri, unknown, n, CG_RTOL, progress))
-    else:
-        alpha[unknown] = _to_u8(coarse_guess(rgb, tri, unknown, factor, progress))
+    with heap.blocks_mapped(heap.MATTING_FROM):  # or a long-running server's heaps keep the solve's big blocks
+        if factor == 1:
+            alpha[unknown] = _to_u8(band_solve(rgb, tri, unknown, n, CG_RTOL, progress))
+        else:
+            alpha[unknown] = _to_u8(coarse_guess(rgb, tri, unknown, factor, progress))
     return alpha
 
 

@@ -14,28 +14,31 @@ from pathlib import Path
 
 import pytest
 
-from remove_background_node.video import heap
+from remove_background_node import heap
 
 REPO = Path(__file__).resolve().parents[2]
 
-PROBE = f"""
+COMMON = f"""
 import ctypes, json, sys, threading
 sys.path.insert(0, {str(REPO)!r})
 import numpy as np
-from remove_background_node.video import heap
+from remove_background_node import heap
 
 class MallInfo2(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
                                                "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
 mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2
 mallinfo2.restype = MallInfo2
-SIZE = 640 * 360  # a 640x360 grey matte
-probes = [0]
 
 def mapped(size: int) -> bool:
     before = mallinfo2().hblkhd  # bytes in mapped blocks, every thread's
     block = np.ones(size, np.uint8)
     return mallinfo2().hblkhd - before >= size
+"""
+
+PROBE = COMMON + """
+SIZE = 640 * 360  # a 640x360 grey matte
+probes = [0]
 
 def in_new_thread() -> bool:
     probes[0] += 1
@@ -47,7 +50,7 @@ def in_new_thread() -> bool:
     return out[0]
 
 np.ones(4 << 20, np.uint8)  # made and dropped, a mapped block freed: glibc's threshold rises to 4 MiB
-report = {{"before": in_new_thread()}}
+report = {"before": in_new_thread()}
 
 def clip(width: int, height: int) -> list:
     with heap.frames_mapped(width * height * 3):
@@ -59,9 +62,52 @@ report["after"] = in_new_thread()
 print(json.dumps(report))
 """
 
+# Each block larger than any a thread's heap served before by more than glibc's top pad (128 KiB), so that no heap
+# has the room already and the threshold decides.
+MATTING_PROBE = COMMON + """
+def in_new_thread(kib: int) -> bool:
+    out = []
+    thread = threading.Thread(target=lambda: out.append(mapped(kib * 1024)))
+    thread.start()
+    thread.join()
+    return out[0]
+
+np.ones(16 << 20, np.uint8)  # the threshold rises past every block below, as a server's soon does
+report = []
+with heap.blocks_mapped(heap.MATTING_FROM):  # a solve: its blocks of a megabyte and more, not smaller ones
+    report.append([in_new_thread(2048), in_new_thread(256)])
+    with heap.frames_mapped(640 * 360 * 3):  # a small clip at the same time: its smaller size holds while both are open
+        report.append([in_new_thread(3072), in_new_thread(512)])
+    report.append([in_new_thread(4096), in_new_thread(640)])
+report.append([in_new_thread(5120), in_new_thread(896)])
+print(json.dumps(report))
+"""
+
 
 @pytest.mark.skipif(heap._mallopt() is None, reason="glibc's mallopt only")
 def test_a_frame_sized_block_is_mapped_while_a_small_clip_streams_and_only_then():
     out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True).stdout
     report = json.loads(out.strip().splitlines()[-1])
     assert report == {"before": False, "during": [True] * 4, "large": [False] * 4, "after": False}
+
+
+@pytest.mark.skipif(heap._mallopt() is None, reason="glibc's mallopt only")
+def test_alpha_mattings_big_blocks_are_mapped_while_it_solves_and_the_smallest_window_wins():
+    out = subprocess.run([sys.executable, "-c", MATTING_PROBE], capture_output=True, text=True, check=True).stdout
+    # [a block of MiBs, one under a MiB] in: the matting window; it and a small clip's; the matting's again; neither
+    assert json.loads(out.strip().splitlines()[-1]) == [[True, False], [True, True], [True, False], [False, False]]
+
+
+def test_a_solve_runs_inside_the_matting_window_and_closes_it():
+    import numpy as np
+
+    from remove_background_node import matting
+
+    yy, xx = np.mgrid[:96, :128]
+    tri = np.where((yy - 48) ** 2 + (xx - 64) ** 2 < 30**2, 255, 0).astype(np.uint8)
+    tri[(np.abs(np.hypot(yy - 48, xx - 64) - 30) < 4)] = matting.UNKNOWN
+    rgb = np.dstack([tri, 255 - tri, np.full_like(tri, 90)])
+    seen: list[dict[int, int]] = []
+    matting.solve(rgb, tri, checkpoint=lambda fraction: seen.append(dict(heap._open)))
+    assert any(heap.MATTING_FROM in open_now for open_now in seen[1:-1]), seen
+    assert not heap._open, "closed afterwards"

@@ -1,0 +1,73 @@
+"""Big short-lived blocks straight from the system and back, so a long-running server's heap does not keep them (glibc).
+
+glibc serves a block from a heap (a per-thread one for most threads) once its adaptive mmap threshold has risen past
+the block's size; the threshold rises to the largest mapped block freed, up to 32 MiB, which a server soon passes. A
+heap keeps what is freed into it, and how much it holds at its highest depends on which thread freed what, and when:
+
+- Alpha matting allocates and frees blocks of megabytes in the worker threads. Served from their heaps, the server's
+  resident memory climbed a few MB at a time and wandered by tens of MB from one queue item to the next over a long
+  run of mixed items; mapped, it stayed flat (README, Performance: a long run).
+- While a small clip streams, decoding, the model, steadying and both encoders allocate and free frame-sized arrays,
+  each on its own thread, and the server's peak wandered from one clip to the next.
+
+Inside ``blocks_mapped(size)`` blocks from ``size`` up are mapped and unmapped (the smallest size asked for by the
+windows open at once); when the last window closes the threshold is left at the adaptive one's ceiling. A mapped block
+comes with fresh pages, which the system faults in and clears each time: that price grows with the block, so a video
+maps only frames up to MAPPED_UP_TO (figures: README, Performance).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import platform
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from typing import ContextManager
+
+M_MMAP_THRESHOLD = -3  # mallopt's parameter number (malloc.h)
+FRAMES_FROM = 128 * 1024  # glibc's own starting threshold: a 640x360 grey matte (225 KiB) is above it
+MAPPED_UP_TO = 1 << 20  # the largest RGB frame, in bytes, whose blocks are mapped: 640x480 (900 KiB), not 854x480
+MATTING_FROM = 1 << 20  # matting's blocks from 1 MiB up: its bands and factors, not its many small index arrays
+AFTER = 4 * 1024 * 1024 * ctypes.sizeof(ctypes.c_long)  # the adaptive threshold's ceiling: 32 MiB on 64-bit
+
+_lock = threading.Lock()
+_open: Counter[int] = Counter()  # the sizes asked for by the windows open now
+
+
+def _mallopt() -> Callable[[int, int], int] | None:
+    """-> glibc's mallopt, or None where the C library is another."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return None
+
+
+@contextmanager
+def blocks_mapped(size: int) -> Iterator[None]:
+    """A size in bytes -> within the block, allocations of at least that size (or a smaller one another open window
+    asked for) are mapped and unmapped; nothing changes off glibc."""
+    mallopt = _mallopt()
+    if mallopt is None:
+        yield
+        return
+    with _lock:
+        _open[size] += 1
+        mallopt(M_MMAP_THRESHOLD, min(_open))
+    try:
+        yield
+    finally:
+        with _lock:
+            _open[size] -= 1
+            if not _open[size]:
+                del _open[size]
+            mallopt(M_MMAP_THRESHOLD, min(_open) if _open else AFTER)
+
+
+def frames_mapped(frame_bytes: int) -> ContextManager[None]:
+    """An RGB frame's size in bytes -> a window in which a clip's frame-sized blocks are mapped, for frames of up to
+    MAPPED_UP_TO bytes (larger ones are left to the heap)."""
+    return blocks_mapped(FRAMES_FROM) if frame_bytes <= MAPPED_UP_TO else nullcontext()
