@@ -24,8 +24,7 @@ from invokeai.invocation_api import (
 from PIL import Image
 from pydantic import model_validator
 
-from .. import inference, pipeline
-from .. import heap
+from .. import heap, inference, pipeline
 from ..video import keyframes, stream, temporal
 from . import common
 from .common import Device, ModelName
