@@ -34,6 +34,13 @@ def mapped(size: int) -> bool:
     before = mallinfo2().hblkhd  # bytes in mapped blocks, every thread's
     block = np.ones(size, np.uint8)
     return mallinfo2().hblkhd - before >= size
+
+def mapped_in_new_thread(size: int) -> bool:  # glibc gives a new thread a heap of its own
+    out = []
+    thread = threading.Thread(target=lambda: out.append(mapped(size)))
+    thread.start()
+    thread.join()
+    return out[0]
 """
 
 PROBE = COMMON + """
@@ -42,12 +49,7 @@ probes = [0]
 
 def in_new_thread() -> bool:
     probes[0] += 1
-    size = SIZE * (1 + probes[0]) // 2
-    out = []
-    thread = threading.Thread(target=lambda: out.append(mapped(size)))
-    thread.start()
-    thread.join()
-    return out[0]
+    return mapped_in_new_thread(SIZE * (1 + probes[0]) // 2)
 
 np.ones(4 << 20, np.uint8)  # made and dropped, a mapped block freed: glibc's threshold rises to 4 MiB
 report = {"before": in_new_thread()}
@@ -66,11 +68,7 @@ print(json.dumps(report))
 # has the room already and the threshold decides.
 MATTING_PROBE = COMMON + """
 def in_new_thread(kib: int) -> bool:
-    out = []
-    thread = threading.Thread(target=lambda: out.append(mapped(kib * 1024)))
-    thread.start()
-    thread.join()
-    return out[0]
+    return mapped_in_new_thread(kib * 1024)
 
 np.ones(16 << 20, np.uint8)  # the threshold rises past every block below, as a server's soon does
 report = []
