@@ -129,8 +129,7 @@ class Host:
         a key naming the model file, device and options, under which its results may be cached)."""
         options = inference.predict_options(model, cloth_category)
         path = self._locate(catalog.get(model))
-        stat = path.stat()
-        key = (model, str(path), stat.st_size, stat.st_mtime_ns, repr(self.providers(device)), repr(sorted(options.items())))
+        key = (model, model_store.file_identity(path), repr(self.providers(device)), repr(sorted(options.items())))
 
         def predict(image: Image.Image) -> Sequence[Image.Image]:
             with self.session(model, device) as session:

@@ -2,7 +2,7 @@
 
 Order: ``<models>/rembg/`` (placed by hand) -> an existing rembg home (``U2NET_HOME`` or
 ``~/.u2net``) -> a download through the ``Downloader`` the caller passes (InvokeAI's download queue).
-Every file is checksummed once per process (keyed by path, size and mtime) before it is used.
+Every file is checksummed once per process (keyed by path, inode, size, mtime and ctime) before it is used.
 Nothing here imports InvokeAI, so all of it runs against plain folders and a loopback server in tests.
 """
 
@@ -72,18 +72,25 @@ def file_checksum(path: Path, algorithm: str) -> str:
     return digest.hexdigest()
 
 
+def file_identity(path: Path) -> tuple[str, int, int, int, int]:
+    """A file -> (its resolved path, inode, size, mtime and ctime in ns), which change when the file is replaced."""
+    # mtime alone can be carried over (cp -p, touch -r); a file moved into place has a new inode, and any write or
+    # utime sets ctime, which no user can set back
+    st = path.stat()
+    return str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
 class _VerifiedFiles:
-    """Remembers which (path, size, mtime) were verified, so a file is hashed once per process."""
+    """Remembers which files were verified, so a file is hashed once per process."""
 
     def __init__(self) -> None:
-        self._ok: set[tuple[str, int, int, str]] = set()
+        self._ok: set[tuple[tuple[str, int, int, int, int], str]] = set()
         self._lock = threading.Lock()
         self.hashed = 0  # how many files were actually read, for tests and benchmarks
 
     def check(self, path: Path, expected: str) -> bool:
         """File and 'algo:hex' -> whether it matches; a file seen unchanged before is not re-read."""
-        st = path.stat()
-        key = (str(path.resolve()), st.st_size, st.st_mtime_ns, expected)
+        key = (file_identity(path), expected)
         with self._lock:
             if key in self._ok:
                 return True

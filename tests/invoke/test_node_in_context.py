@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 
 import numpy as np
 import onnxruntime as ort
@@ -129,3 +131,22 @@ def test_cloth_category_is_ignored_by_other_models(harness, rembg_fixtures):
         assert "Finding the subject" in harness.events.progress_messages()
         masks.append(np.asarray(harness.pil(out.mask.image_name)))
     assert masks[0].any() and (masks[0] == masks[1]).all()
+
+
+def test_a_model_file_replaced_under_the_same_name_is_run_again(harness, rembg_fixtures):
+    """Cached masks are keyed by the model's file, not only its name: after u2netp's file is replaced (here by a copy
+    carrying the old mtime, as cp -p leaves one), the same picture goes through the model again."""
+    name = harness.upload(Image.open(rembg_fixtures / "car-1.jpg"))
+    MASKS.clear()
+
+    def model_ran(run_id: str) -> bool:
+        harness.events.events.clear()
+        harness.run(RemoveBackgroundInvocation(id=run_id, image=ImageField(image_name=name), model="u2netp"))
+        return "Finding the subject" in harness.events.progress_messages()
+
+    assert model_ran("rb-file1") and not model_ran("rb-file2"), "the second run answers from the cache"
+    placed = harness.root / "models" / "rembg" / "u2netp.onnx"
+    copy = placed.with_name("u2netp.onnx.copy")
+    shutil.copy2(placed, copy)  # the same bytes (the checksum holds) and the same mtime
+    os.replace(copy, placed)
+    assert model_ran("rb-file3"), "a replaced model file is not answered for from the cache"

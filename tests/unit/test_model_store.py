@@ -128,6 +128,28 @@ def test_checksum_is_computed_once_per_unchanged_file(tmp_path, env):
     assert model_store.VERIFIED.hashed == before + 2
 
 
+def test_a_file_swapped_in_with_the_old_mtime_is_checked_again(tmp_path, env):
+    """A different file of the same size moved into place with the verified file's mtime (as cp -p or touch -r
+    leave it) is hashed again and refused, not taken on the old file's word."""
+    models = tmp_path / "models"
+    models.mkdir()
+    placed = models / "toy.onnx"
+    placed.write_bytes(TOY_BYTES)
+    spec, downloader = toy_spec(algorithm="sha256"), url_downloader(tmp_path / "cache")
+    model_store.ensure_model(spec, models, downloader, env)
+    before = model_store.VERIFIED.hashed
+
+    old = placed.stat()
+    swapped = models / "toy.onnx.new"
+    swapped.write_bytes(TOY_BYTES[:-1] + b"!")
+    os.utime(swapped, ns=(old.st_atime_ns, old.st_mtime_ns))
+    os.replace(swapped, placed)
+    assert (placed.stat().st_size, placed.stat().st_mtime_ns) == (old.st_size, old.st_mtime_ns)
+    with pytest.raises(ModelFileError):
+        model_store.ensure_model(spec, models, downloader, env)
+    assert model_store.VERIFIED.hashed == before + 1
+
+
 def test_bad_hand_placed_file_is_reported_and_left_in_place(tmp_path, env, mirror):
     models = tmp_path / "models" / "rembg"
     models.mkdir(parents=True)
