@@ -110,7 +110,7 @@ def _patches(
     if not starts:
         return []
     box = box_side(h, w)
-    filled = fill._fill_grid(_grid(rgb, alpha, *luts))
+    filled = fill.fill_grid(_grid(rgb, alpha, *luts))
 
     def run(start: tuple[int, int]) -> np.ndarray:
         y0, x0 = start
@@ -140,7 +140,7 @@ def _grid(rgb: np.ndarray, alpha: np.ndarray, lut_f: np.ndarray, lut_b: np.ndarr
     h, w = alpha.shape
     gh, gw = (h + (1 << fill.GRID_SHIFT) - 1) >> fill.GRID_SHIFT, (w + (1 << fill.GRID_SHIFT) - 1) >> fill.GRID_SHIFT
     out = np.empty((gh, gw, 8), np.float32)
-    workers.in_bands(gh, lambda band: fill._block_means(rgb, alpha, lut_f, lut_b, fill.GRID_SHIFT, band.start, band.stop, out))
+    workers.in_bands(gh, lambda band: fill.block_means(rgb, alpha, lut_f, lut_b, fill.GRID_SHIFT, band.start, band.stop, out))
     return out
 
 
@@ -160,10 +160,10 @@ def _tile(
     ay0, ax0 = max(0, (ny0 // cell - 1) * cell), max(0, (nx0 // cell - 1) * cell)
     ay1, ax1 = min(h, (-(-ny1 // cell) + 1) * cell), min(w, (-(-nx1 // cell) + 1) * cell)
     # fine levels 1 .. fill.GRID_SHIFT-1 of the region, level fill.GRID_SHIFT from the whole-picture fill
-    sums = fill._region_level1(rgb, alpha, lut_f, lut_b, ay0, ax0, ay1, ax1)
+    sums = fill.region_level1(rgb, alpha, lut_f, lut_b, ay0, ax0, ay1, ax1)
     pyramid = [sums]
     for _ in range(fill.GRID_SHIFT - 2):
-        pyramid.append(fill._pull(pyramid[-1]))
+        pyramid.append(fill.pull(pyramid[-1]))
     g0y, g0x = max(0, ay0 // cell - 1), max(0, ax0 // cell - 1)
     g1y, g1x = min(filled.shape[0], -(-ay1 // cell) + 1), min(filled.shape[1], -(-ax1 // cell) + 1)
     coarse = np.ascontiguousarray(filled[g0y:g1y, g0x:g1x])
@@ -172,7 +172,7 @@ def _tile(
         level_sums = pyramid[level - 1]
         fy0, fx0 = ay0 >> level, ax0 >> level
         fine = np.empty(level_sums.shape[:2] + (6,), np.float32)
-        fill._push(
+        fill.push(
             coarse, cy0, cx0, (h + (2 << level) - 1) >> (level + 1), (w + (2 << level) - 1) >> (level + 1),
             level_sums, fy0, fx0, np.float32(fill.K_FILL), fine,
         )
@@ -182,7 +182,7 @@ def _tile(
     num = np.empty((rh, rw, 3), np.float32)
     den = np.empty((rh, rw), np.float32)
     bg = np.zeros((rh, rw, 3), np.float32)
-    unmix._first_pass(
+    unmix.first_pass(
         rgb, alpha, ny0, nx0, lut_f, lut_b, coarse, cy0, cx0, l1h, l1w,
         np.float32(fill.K_FILL), np.float32(TAU), np.float32(width), np.float32(DETAIL_POWER), np.float32(MIN_ALPHA),
         num, den, bg,
@@ -192,7 +192,7 @@ def _tile(
     out = rgb[ty0:ty1, tx0:tx1].copy()
     num_box = cv2.blur(num, (box, box))
     den_box = cv2.blur(den, (box, box))
-    unmix._second_pass(
+    unmix.second_pass(
         rgb, alpha, ty0, tx0, ty1, tx1, ny0, nx0, num_box, den_box, bg,
         np.float32(TAU), np.float32(width), np.float32(DETAIL_POWER), np.float32(MIN_ALPHA), out,
     )

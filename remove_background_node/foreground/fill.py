@@ -20,7 +20,7 @@ F3 = "Array(float32, 3, 'C')"
 
 
 @kernel(f"void({readonly('u1', 3)}, {readonly('u1', 2)}, {readonly('f4', 1)}, {readonly('f4', 1)}, i8, i8, i8, {F3})")
-def _block_means(rgb, alpha, lut_f, lut_b, shift, row0, row1, out):
+def block_means(rgb, alpha, lut_f, lut_b, shift, row0, row1, out):
     """Mean confidence-weighted colour and confidence of each 2^shift block, block rows row0..row1 (pixels outside count 0)."""
     h, w = alpha.shape
     side = 1 << shift
@@ -57,7 +57,7 @@ def _block_means(rgb, alpha, lut_f, lut_b, shift, row0, row1, out):
 
 
 @kernel(f"{F3}({F3})")
-def _pull(fine):
+def pull(fine):
     """Level of 8 sums -> next coarser level: 2x2 means, cells past an odd edge counting 0."""
     h, w, c = fine.shape
     ch, cw = (h + 1) // 2, (w + 1) // 2
@@ -86,7 +86,7 @@ def _bilinear(a, ya, yb, xa, xb, w00, w01, w10, w11, k):
 
 
 @kernel(f"void({F3}, i8, i8, i8, i8, {F3}, i8, i8, f4, {F3})", helpers=(_tap,))
-def _push(coarse, cy0, cx0, ch_glob, cw_glob, sums, fy0, fx0, k_fill, out):
+def push(coarse, cy0, cx0, ch_glob, cw_glob, sums, fy0, fx0, k_fill, out):
     """Coarse filled F,B (6 channels, origin cy0,cx0 in its level) and this level's sums -> filled F,B of this level."""
     # Coarse taps are clamped to the cells the coarse array holds (and to the picture's level
     # size), so a region's outer rim differs from a whole-picture fill; callers keep a margin.
@@ -115,11 +115,11 @@ def _push(coarse, cy0, cx0, ch_glob, cw_glob, sums, fy0, fx0, k_fill, out):
                     out[y, x, o + k] = t * own + (1 - t) * up
 
 
-def _fill_grid(grid: np.ndarray) -> np.ndarray:
+def fill_grid(grid: np.ndarray) -> np.ndarray:
     """Confidence grid (8 sums) -> filled F,B on the grid (6 channels): pull to one cell, push back down."""
     levels = [grid]
     while levels[-1].shape[0] > 1 or levels[-1].shape[1] > 1:
-        levels.append(_pull(levels[-1]))
+        levels.append(pull(levels[-1]))
     top = levels[-1][0, 0]
     filled = np.empty((1, 1, 6), np.float32)
     for part in range(2):
@@ -128,17 +128,17 @@ def _fill_grid(grid: np.ndarray) -> np.ndarray:
         filled[0, 0, 3 * part : 3 * part + 3] = top[4 * part : 4 * part + 3] / d if d > 0 else 127.5
     for sums in reversed(levels[:-1]):
         out = np.empty(sums.shape[:2] + (6,), np.float32)
-        _push(filled, 0, 0, filled.shape[0], filled.shape[1], sums, 0, 0, np.float32(K_FILL), out)
+        push(filled, 0, 0, filled.shape[0], filled.shape[1], sums, 0, 0, np.float32(K_FILL), out)
         filled = out
     return filled
 
 
-def _region_level1(
+def region_level1(
     rgb: np.ndarray, alpha: np.ndarray, lut_f: np.ndarray, lut_b: np.ndarray, y0: int, x0: int, y1: int, x1: int
 ) -> np.ndarray:
     """Aligned region -> its level-1 (2x2) confidence sums, 8 channels."""
     out = np.empty(((y1 - y0 + 1) // 2, (x1 - x0 + 1) // 2, 8), np.float32)
-    _block_means(
+    block_means(
         np.ascontiguousarray(rgb[y0:y1, x0:x1]), np.ascontiguousarray(alpha[y0:y1, x0:x1]), lut_f, lut_b, 1, 0, out.shape[0], out
     )
     return out

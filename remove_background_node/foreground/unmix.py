@@ -40,7 +40,7 @@ def _unmix(i0, i1, i2, a, f0, f1, f2, b0, b1, b2, tau, width, power, amin):
     f"i8, i8, i8, i8, f4, f4, f4, f4, f4, {F3}, {F2}, {F3})",
     helpers=(_tap, _bilinear, _unmix),
 )
-def _first_pass(
+def first_pass(
     rgb, alpha, ry0, rx0, lut_f, lut_b, level1, l1y0, l1x0, l1h_glob, l1w_glob, k_fill, tau, width, power, amin, num, den, bg
 ):
     """Region (origin ry0,rx0, size of num) -> alpha-weighted unmixed colours num, alpha den, and smooth B at soft pixels."""
@@ -93,7 +93,7 @@ def _first_pass(
     f"void({readonly('u1', 3)}, {readonly('u1', 2)}, i8, i8, i8, i8, i8, i8, {F3}, {F2}, {F3}, f4, f4, f4, f4, {U3})",
     helpers=(_unmix,),
 )
-def _second_pass(
+def second_pass(
     rgb, alpha, ty0, tx0, ty1, tx1, ry0, rx0, num_box, den_box, bg, tau, width, power, amin, out
 ):
     """Tile ty0..ty1 x tx0..tx1 -> out (the tile's own pixels, out[0, 0] at ty0, tx0) = unmixing of each soft
