@@ -119,9 +119,9 @@ def subject_mask(
         mask = inference.predict_mask(predict, rgb_image, options.regions)
         if keyed:
             mask = cache.put(key, mask)
-        if options.regions is not None and not inference.unite(options.regions, rgb_image.size):
-            warn("No bounding box covers any of the image (each lies outside it or has no area), so nothing was kept: "
-                 "everything outside the boxes is background. Check the boxes' coordinates.")
+    if options.regions is not None and not inference.unite(options.regions, rgb_image.size):  # on a cached rerun too
+        warn("No bounding box covers any of the image (each lies outside it or has no area), so nothing was kept: "
+             "everything outside the boxes is background. Check the boxes' coordinates.")
 
     matte_key = key + ("matte", options.post_process_mask, _matting_options(options)) if keyed else None
     matte = cache.get(matte_key) if keyed and (options.post_process_mask or options.alpha_matting) else None

@@ -69,6 +69,23 @@ def test_boxes_that_cover_none_of_the_image_keep_nothing_and_say_so(boxes):
     assert len(warnings) == 1 and "covers any of the image" in warnings[0] and "no area" in warnings[0]
 
 
+def test_boxes_that_cover_none_of_the_image_say_so_on_a_rerun_from_the_cache_too():
+    from remove_background_node.mask_cache import MaskCache
+
+    cache, warnings, calls = MaskCache(budget=2**30), [], []
+
+    def predict(im: Image.Image) -> list[Image.Image]:
+        calls.append(im.size)
+        return [Image.new("L", im.size, 200)]
+
+    picture = Image.new("RGB", (400, 300), (90, 90, 90))
+    for grow in (0, 4):
+        pipeline.remove_background(picture, predict, pipeline.Options(regions=((500, 10, 600, 50),), mask_grow=grow),
+                                   warn=warnings.append, model_key="m", cache=cache)
+    assert len(warnings) == 2 and all("covers any of the image" in w for w in warnings)
+    assert not calls, "no box touches the picture: the model never runs, first call or rerun"
+
+
 def test_a_region_around_a_small_subject_in_a_photograph_finds_it(anime_matte, u2net_file):
     from remove_background_node import catalog
     from remove_background_node.sessions import create_rembg_session
