@@ -14,12 +14,18 @@ RELEASE_BASE_URL = "https://github.com/danielgatis/rembg/releases/download/v0.0.
 @dataclass(frozen=True)
 class ModelSpec:
     name: str  # rembg's session name, the dropdown value and the local file stem
-    label: str  # what the dropdown shows
+    title: str  # the dropdown's name for it ...
+    note: str  # ... and what it is for, if the title does not say ("" if it does)
     release_file: str  # the file name in rembg's GitHub release
     checksum: str  # "md5:<hex>" or "sha256:<hex>"
     input_size: int  # the square side the model sees
-    size_mb: int  # approximate download size, shown while downloading
+    size_mb: float  # approximate download size: in the dropdown, and shown while downloading
     licence: str
+
+    @property
+    def label(self) -> str:
+        """What the dropdown shows, e.g. ``U²-Net (general, 168 MB)``."""
+        return f"{self.title} ({self.note + ', ' if self.note else ''}{self.size_mb:g} MB)"
 
     @property
     def local_file(self) -> str:
@@ -36,39 +42,39 @@ _MIT = "MIT"
 _APACHE = "Apache-2.0"
 
 MODELS: tuple[ModelSpec, ...] = (
-    ModelSpec("u2net", "U²-Net (general, 168 MB)", "u2net.onnx",
+    ModelSpec("u2net", "U²-Net", "general", "u2net.onnx",
               "md5:60024c5c889badc19c04ad937298a77b", 320, 168, _APACHE),
-    ModelSpec("u2netp", "U²-Net-p (light, 4.6 MB)", "u2netp.onnx",
-              "md5:8e83ca70e441ab06c318d82300c84806", 320, 5, _APACHE),
-    ModelSpec("u2net_human_seg", "U²-Net human segmentation", "u2net_human_seg.onnx",
+    ModelSpec("u2netp", "U²-Net-p", "light", "u2netp.onnx",
+              "md5:8e83ca70e441ab06c318d82300c84806", 320, 4.6, _APACHE),
+    ModelSpec("u2net_human_seg", "U²-Net human segmentation", "", "u2net_human_seg.onnx",
               "md5:c09ddc2e0104f800e3e1bb4652583d1f", 320, 168, _APACHE),
-    ModelSpec("u2net_cloth_seg", "U²-Net cloth segmentation", "u2net_cloth_seg.onnx",
+    ModelSpec("u2net_cloth_seg", "U²-Net cloth segmentation", "", "u2net_cloth_seg.onnx",
               "md5:2434d1f3cb744e0e49386c906e5a08bb", 768, 168, _MIT),
-    ModelSpec("silueta", "Silueta (small U²-Net, 43 MB)", "silueta.onnx",
+    ModelSpec("silueta", "Silueta", "small U²-Net", "silueta.onnx",
               "md5:55e59e0d8062d2f5d013f4725ee84782", 320, 43, _APACHE),
-    ModelSpec("isnet-general-use", "IS-Net general use", "isnet-general-use.onnx",
+    ModelSpec("isnet-general-use", "IS-Net general use", "", "isnet-general-use.onnx",
               "md5:fc16ebd8b0c10d971d3513d564d01e29", 1024, 170, _APACHE),
-    ModelSpec("isnet-anime", "IS-Net anime", "isnet-anime.onnx",
+    ModelSpec("isnet-anime", "IS-Net anime", "", "isnet-anime.onnx",
               "md5:6f184e756bb3bd901c8849220a83e38e", 1024, 168, _APACHE),
-    ModelSpec("birefnet-general", "BiRefNet general (928 MB)",
+    ModelSpec("birefnet-general", "BiRefNet general", "",
               "BiRefNet-general-epoch_244.onnx",
               "md5:7a35a0141cbbc80de11d9c9a28f52697", 1024, 928, _MIT),
-    ModelSpec("birefnet-general-lite", "BiRefNet general lite (214 MB)",
+    ModelSpec("birefnet-general-lite", "BiRefNet general lite", "",
               "BiRefNet-general-bb_swin_v1_tiny-epoch_232.onnx",
               "md5:4fab47adc4ff364be1713e97b7e66334", 1024, 214, _MIT),
-    ModelSpec("birefnet-portrait", "BiRefNet portrait", "BiRefNet-portrait-epoch_150.onnx",
+    ModelSpec("birefnet-portrait", "BiRefNet portrait", "", "BiRefNet-portrait-epoch_150.onnx",
               "md5:c3a64a6abf20250d090cd055f12a3b67", 1024, 928, _MIT),
-    ModelSpec("birefnet-dis", "BiRefNet DIS (dichotomous)", "BiRefNet-DIS-epoch_590.onnx",
+    ModelSpec("birefnet-dis", "BiRefNet DIS", "dichotomous", "BiRefNet-DIS-epoch_590.onnx",
               "md5:2d4d44102b446f33a4ebb2e56c051f2b", 1024, 928, _MIT),
-    ModelSpec("birefnet-hrsod", "BiRefNet HRSOD (high-res salient)",
+    ModelSpec("birefnet-hrsod", "BiRefNet HRSOD", "high-res salient",
               "BiRefNet-HRSOD_DHU-epoch_115.onnx",
               "md5:c017ade5de8a50ff0fd74d790d268dda", 1024, 928, _MIT),
-    ModelSpec("birefnet-cod", "BiRefNet COD (camouflaged)", "BiRefNet-COD-epoch_125.onnx",
+    ModelSpec("birefnet-cod", "BiRefNet COD", "camouflaged", "BiRefNet-COD-epoch_125.onnx",
               "md5:f6d0d21ca89d287f17e7afe9f5fd3b45", 1024, 928, _MIT),
-    ModelSpec("birefnet-massive", "BiRefNet massive",
+    ModelSpec("birefnet-massive", "BiRefNet massive", "",
               "BiRefNet-massive-TR_DIS5K_TR_TEs-epoch_420.onnx",
               "md5:33e726a2136a3d59eb0fdf613e31e3e9", 1024, 928, _MIT),
-    ModelSpec("bria-rmbg", "BRIA RMBG 2.0 (non-commercial licence)", "bria-rmbg-2.0.onnx",
+    ModelSpec("bria-rmbg", "BRIA RMBG 2.0", "non-commercial licence", "bria-rmbg-2.0.onnx",
               "sha256:5b486f08200f513f460da46dd701db5fbb47d79b4be4b708a19444bcd4e79958",
               1024, 1024, "CC BY-NC 4.0 (non-commercial)"),
 )

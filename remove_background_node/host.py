@@ -139,7 +139,7 @@ class Host:
 
     def _download_progress(self, spec: catalog.ModelSpec, url: str, done: int, total: int) -> None:
         """Show the model, its size and how much of it arrived; stop here if the user cancelled."""
-        size = f"{total / 1e6:.1f} MB" if total else f"about {spec.size_mb} MB"
+        size = f"{total / 1e6:.1f} MB" if total else f"about {spec.size_mb:g} MB"
         fraction = min(done / (total or spec.size_mb * 1e6), 0.99)  # the estimate must never claim 100 %
         self.step(f"Downloading model {spec.name} ({size}) from {url}", fraction)
 

@@ -21,20 +21,20 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .catalog import CLOTH_MODEL
+from .catalog import CLOTH_MODEL, MODELS
 
 Predict = Callable[[Image.Image], Sequence[Image.Image]]  # RGB image -> one or more L masks of its size
 Box = tuple[int, int, int, int]  # x_min, y_min, x_max, y_max in pixels, max exclusive (InvokeAI's BoundingBoxField)
 
 SHRINK_MARGIN = 2  # keep the reduced image this many times the model input: rembg's LANCZOS still sees every pixel
-DEFAULT_SIDE = 1024  # when the model's input is dynamic, assume the largest input size in the catalog
+DEFAULT_SIDE = max(m.input_size for m in MODELS)  # when the model's input is dynamic, assume the catalog's largest
 REGION_MARGIN = 0.1  # context around a region, as a fraction of its larger side ...
 MIN_REGION_MARGIN = 16  # ... and at least this many pixels
 
 
 def predict_mask(predict: Predict, image: Image.Image, regions: Sequence[Box] | None = None) -> np.ndarray:
-    """A model's predict, an RGB image and optional regions -> HxW uint8 mask: the model's masks united (and
-    NaN-free); with regions, the model runs on each united region's crop and outside every region is background."""
+    """A model's predict, an RGB image and optional regions -> HxW uint8 mask: the model's masks united; with
+    regions, the model runs on each united region's crop and outside every region is background."""
     if regions is None:
         return _united(predict(image))
     mask = np.zeros((image.height, image.width), dtype=np.uint8)

@@ -5,8 +5,6 @@ The pipeline applies them in the order written in ``pipeline.STEPS``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import cv2
 import numpy as np
 from PIL import Image
@@ -30,23 +28,6 @@ def to_array(mask: Image.Image) -> np.ndarray:
         grey, alpha = (np.asarray(band, dtype=np.uint16) for band in mask.convert("LA").split())
         return ((grey * alpha + 127) // 255).astype(np.uint8)
     return pixels(mask.convert("L"))
-
-
-def union(masks: Sequence[np.ndarray]) -> np.ndarray:
-    """Several masks of one size -> one mask that is the pixel-wise maximum."""
-    if not masks:
-        raise ValueError("union() needs at least one mask")
-    out = masks[0].copy()
-    for m in masks[1:]:
-        np.maximum(out, m, out=out)
-    return out
-
-
-def sanitize(mask: np.ndarray) -> np.ndarray:
-    """Model mask that may hold NaN (a constant prediction divides by zero in rembg) -> uint8 mask."""
-    if mask.dtype == np.uint8:
-        return mask
-    return np.clip(np.nan_to_num(mask, nan=0.0), 0, 255).astype(np.uint8)
 
 
 def post_process(mask: np.ndarray) -> np.ndarray:

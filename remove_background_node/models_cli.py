@@ -40,7 +40,7 @@ def table(markdown: bool) -> str:
     """Flag -> the catalog as a markdown table (the README's) or aligned plain text."""
     header = ("model", "shown as", "input", "file in models/rembg", "release file", "size", "checksum", "licence")
     rows = [
-        (m.name, m.label, f"{m.input_size}²", m.local_file, m.release_file, f"~{m.size_mb} MB", m.checksum, m.licence)
+        (m.name, m.label, f"{m.input_size}²", m.local_file, m.release_file, f"~{m.size_mb:g} MB", m.checksum, m.licence)
         for m in catalog.MODELS
     ]
     if markdown:

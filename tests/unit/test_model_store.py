@@ -23,7 +23,7 @@ TOY_BYTES = b"toy onnx model " * 5000  # 75 kB: big enough to be sent in several
 def toy_spec(data: bytes = TOY_BYTES, algorithm: str = "md5") -> ModelSpec:
     """A catalog entry whose release file name differs from its local name, checksummed over ``data``."""
     digest = hashlib.new(algorithm, data).hexdigest()
-    return ModelSpec("toy", "Toy", "Toy-epoch_1.onnx", f"{algorithm}:{digest}", 320, 1, "MIT")
+    return ModelSpec("toy", "Toy", "", "Toy-epoch_1.onnx", f"{algorithm}:{digest}", 320, 1, "MIT")
 
 
 def url_downloader(cache: Path) -> Downloader:
