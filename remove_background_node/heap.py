@@ -5,10 +5,10 @@ the block's size; the threshold rises to the largest mapped block freed, up to 3
 heap keeps what is freed into it, and how much it holds at its highest depends on which thread freed what, and when:
 
 - Alpha matting allocates and frees blocks of megabytes in the worker threads. Served from their heaps, the server's
-  resident memory climbed a few MB at a time and wandered by tens of MB from one queue item to the next over a long
-  run of mixed items; mapped, it stayed flat (README, Performance: a long run).
+  resident memory climbs a few MB at a time and wanders by tens of MB from one queue item to the next over a long
+  run of mixed items; mapped, it stays flat (README, Performance: a long run).
 - While a small clip streams, decoding, the model, steadying and both encoders allocate and free frame-sized arrays,
-  each on its own thread, and the server's peak wandered from one clip to the next.
+  each on its own thread, and served from the heaps the server's peak wanders from one clip to the next.
 
 Inside ``blocks_mapped(size)`` blocks from ``size`` up are mapped and unmapped (the smallest size asked for by the
 windows open at once); when the last window closes the threshold is left at the adaptive one's ceiling. A mapped block
