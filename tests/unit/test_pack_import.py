@@ -6,7 +6,12 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
+
+from packaging.requirements import Requirement
+
+from remove_background_node import OLDEST_INVOKEAI
 
 PACK = Path(__file__).resolve().parents[2] / "remove_background_node"
 
@@ -48,7 +53,15 @@ print("nodes:", module.__all__)
 """
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert "nodes: []" in done.stdout
-    assert "needs InvokeAI 5.0.0 or later" in done.stdout + done.stderr and "4.2.9" in done.stdout + done.stderr
+    oldest = ".".join(map(str, OLDEST_INVOKEAI))
+    assert f"needs InvokeAI {oldest} or later" in done.stdout + done.stderr and "4.2.9" in done.stdout + done.stderr
+
+
+def test_the_oldest_supported_invokeai_is_the_one_make_test_compat_installs():
+    """The pack cannot read pyproject.toml where users copy it, so it holds its own minimum: the two must agree."""
+    groups = tomllib.loads((PACK.parent / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    pin = next(Requirement(r) for r in groups["oldest-host"] if Requirement(r).name == "invokeai")
+    assert str(pin.specifier) == "==" + ".".join(map(str, OLDEST_INVOKEAI))
 
 
 def test_plain_pytest_collects_and_registers_each_node_once():
