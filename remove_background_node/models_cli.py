@@ -5,7 +5,8 @@
     python -m remove_background_node.models_cli verify [--root ROOT | --dir DIR]
 
 The folder is ``<root>/models/rembg`` (root: --root, else INVOKEAI_ROOT, else InvokeAI's default).
-Downloads honour REMOVE_BACKGROUND_MODEL_URL and are checked against the catalog's checksums.
+Downloads honour REMOVE_BACKGROUND_MODEL_URL and REMOVE_BACKGROUND_DOWNLOAD_TIMEOUT (the node's own stall timeout)
+and are checked against the catalog's checksums.
 """
 
 from __future__ import annotations
@@ -19,9 +20,6 @@ from pathlib import Path
 import requests
 
 from . import catalog, model_store
-
-TIMEOUT = 60  # seconds to connect or between bytes; unlike InvokeAI's queue, this CLI never hangs
-
 
 def models_dir(root: str | None, folder: str | None) -> Path:
     """--root and --dir options -> the folder model files go into."""
@@ -64,7 +62,7 @@ def download(spec: catalog.ModelSpec, target_dir: Path) -> Path:
     target_dir.mkdir(parents=True, exist_ok=True)
     partial = target_dir / (spec.local_file + model_store.PARTIAL_SUFFIX)
     try:
-        with requests.get(url, stream=True, timeout=TIMEOUT) as response:
+        with requests.get(url, stream=True, timeout=model_store.stall_timeout()) as response:  # never hangs
             response.raise_for_status()
             with open(partial, "wb") as f:
                 for block in response.iter_content(1 << 20):
