@@ -141,11 +141,16 @@ def limit_to_alpha(mask: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     return mask if alpha is None else np.minimum(mask, alpha)
 
 
-def bounding_box(mask: np.ndarray, visible: int = VISIBLE) -> tuple[int, int, int, int] | None:
-    """Mask -> (x_min, y_min, x_max, y_max) around its pixels at least ``visible`` opaque, max exclusive; None when none is."""
-    seen = mask >= visible
-    rows = np.flatnonzero(seen.any(axis=1))
+def extent(where: np.ndarray) -> tuple[int, int, int, int] | None:
+    """HxW map -> (first row, last row + 1, first column, last column + 1) around its non-zero pixels; None when none is."""
+    rows = np.flatnonzero(where.any(axis=1))
     if rows.size == 0:
         return None
-    cols = np.flatnonzero(seen.any(axis=0))
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+    cols = np.flatnonzero(where.any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def bounding_box(mask: np.ndarray, visible: int = VISIBLE) -> tuple[int, int, int, int] | None:
+    """Mask -> (x_min, y_min, x_max, y_max) around its pixels at least ``visible`` opaque, max exclusive; None when none is."""
+    box = extent(mask >= visible)
+    return None if box is None else (box[2], box[0], box[3], box[1])

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse
 
+from .. import masks
 from ..kernels import kernel, readonly
 
 EPSILON = 1e-7  # pymatting's cf_laplacian default, which rembg uses
@@ -25,12 +26,9 @@ def band_system(rgb: np.ndarray, tri: np.ndarray, unknown: np.ndarray, n: int) -
 
 
 def bbox(where: np.ndarray) -> np.ndarray | None:
-    """HxW bool map -> int64 [first row, last row + 1, first column, last column + 1] of its True pixels, or None."""
-    rows = np.flatnonzero(where.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(where.any(axis=0))
-    return np.array([rows[0], rows[-1] + 1, cols[0], cols[-1] + 1], dtype=np.int64)
+    """HxW bool map -> masks.extent of its True pixels as an int64 array for the kernels, or None."""
+    box = masks.extent(where)
+    return None if box is None else np.array(box, dtype=np.int64)
 
 
 @kernel(f"Tuple((i8[::1], i4[::1], f8[::1], f8[::1]))({readonly('u1', 3)}, {readonly('u1', 2)}, {readonly('i4', 2)}, {readonly('i8', 1)}, i8, f8)")

@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from .. import masks
+
 FLOW_WIDTH = 320  # pixels: optical flow runs on frames reduced to this width
 MAX_WEIGHT = 0.93  # weight of the moved history at full strength and full trust
 SUBJECT_LEVEL = 32  # matte values from this up make the blobs that move as one piece...
@@ -188,9 +190,9 @@ def source_of(motion: np.ndarray, shape: tuple[int, ...], box: tuple[slice, slic
 
 
 def box_around(inside: np.ndarray) -> tuple[slice, slice]:
-    """A map, non-zero somewhere -> the box around its non-zero pixels, as slices."""
-    rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
-    return np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    """A map, non-zero somewhere -> the box around its non-zero pixels (masks.extent), as slices."""
+    row0, row1, col0, col1 = masks.extent(inside)  # type: ignore[misc]  # never None: the caller checked
+    return np.s_[row0:row1, col0:col1]
 
 
 def _restart(state: State, small: np.ndarray, grey: np.ndarray, matte_small: np.ndarray, matte: np.ndarray) -> None:
