@@ -15,6 +15,11 @@ def readonly(dtype: str, ndim: int) -> str:
     return f"Array({dtype}, {ndim}, 'C', readonly=True)"
 
 
+def writable(dtype: str, ndim: int) -> str:
+    """numba's dtype name and a number of dimensions -> the signature text of a writable C-contiguous array argument."""
+    return f"Array({dtype}, {ndim}, 'C')"
+
+
 def kernel(signature: str, helpers: tuple[Callable[..., Any], ...] = ()) -> Callable[[F], F]:
     """A numba type signature and the small functions the kernel calls -> decorator making the function a nogil
     kernel of exactly that signature.

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels import kernel, readonly
+from ..kernels import kernel, readonly, writable
 
 GRID_SHIFT = 3  # the whole-picture grid has one cell per 8x8 pixels
 K_FILL = 2.0  # a level keeps its own colour where its mean confidence is at least 1/K, else the coarser one's
 
-F3 = "Array(float32, 3, 'C')"
+F3 = writable("float32", 3)
 
 
 @kernel(f"void({readonly('u1', 3)}, {readonly('u1', 2)}, {readonly('f4', 1)}, {readonly('f4', 1)}, i8, i8, i8, {F3})")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels import kernel, readonly
+from ..kernels import kernel, readonly, writable
 from .fill import _bilinear, _tap
 
 _EPS = 1e-12
-F2, F3 = "Array(float32, 2, 'C')", "Array(float32, 3, 'C')"
-U3 = "Array(uint8, 3, 'C')"
+F2, F3, U3 = writable("float32", 2), writable("float32", 3), writable("uint8", 3)
 
 
 def _unmix(i0, i1, i2, a, f0, f1, f2, b0, b1, b2, tau, width, power, amin):

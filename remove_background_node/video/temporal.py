@@ -59,6 +59,7 @@ GATE = 200.0  # matte levels: the history's trust falls off with its disagreemen
 SURE, SURE_GATE = 16, 50.0  # ... and faster, with this scale, where the new matte is within SURE levels of 0 or 255
 CHANGE, PERSIST = 64, 4  # matte levels a new matte differs from the history by, and for how many frames in a row
 PHOTO_K = 3.0  # colours agree within this many times the frame's own noise level
+MAD_TO_SIGMA = 1.4826  # a median absolute deviation times this estimates a normal spread's standard deviation
 
 
 Grids = dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]  # (width, height) -> pixel coordinate planes
@@ -221,7 +222,7 @@ def _moved(picture: np.ndarray, flow: np.ndarray, grid: tuple[np.ndarray, np.nda
 def _noise_level(small: np.ndarray, moved: np.ndarray) -> float:
     """Frame t and frame t-1 moved onto it (float32 RGB) -> a robust scale of their colour difference (sensor noise)."""
     difference = np.sqrt(np.mean(np.square(small - moved), axis=2))
-    return max(1.0, 1.4826 * float(np.median(difference)))
+    return max(1.0, MAD_TO_SIGMA * float(np.median(difference)))
 
 
 def _colour_agreement(small: np.ndarray, moved: np.ndarray, noise: float) -> np.ndarray:
@@ -271,7 +272,7 @@ def _shifts(flows: np.ndarray, shift: np.ndarray) -> list[np.ndarray]:
     if min(first.mean(), 1.0 - first.mean()) < PIECE_SHARE:
         return [shift]
     a, b = np.median(flows[first], axis=0), np.median(flows[~first], axis=0)
-    spread = sum(np.square(1.4826 * np.median(np.abs(f - m), axis=0)).sum() for f, m in ((flows[first], a), (flows[~first], b)))
+    spread = sum(np.square(MAD_TO_SIGMA * np.median(np.abs(f - m), axis=0)).sum() for f, m in ((flows[first], a), (flows[~first], b)))
     return [a, b] if np.square(a - b).sum() >= SPLIT * max(spread, 1e-6) else [shift]
 
 
