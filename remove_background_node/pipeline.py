@@ -23,6 +23,7 @@ from . import compose, foreground, inference, masks, matting, scratch
 from .image_modes import pixels, split_rgb_alpha
 from .inference import Box, Predict
 from .mask_cache import MaskCache, digest
+from .video import keyframes
 
 Step = Callable[..., None]  # (message, fraction done in 0..1 or None); may raise to cancel
 Warn = Callable[[str], None]  # something the user should know about this run (the host logs it and shows it)
@@ -31,7 +32,7 @@ Warn = Callable[[str], None]  # something the user should know about this run (t
 STEPS: tuple[tuple[str, str], ...] = (
     ("model", "the model's mask (several masks, such as the cloth model's \"all\", are united); with "
               "bounding_boxes, the model's mask inside the boxes and background outside"),
-    ("skip_frames", "video only: the model sees every third frame; a frame between gets the masks of the two on either "
+    ("skip_frames", f"video only: the model sees {keyframes.EVERY}; a frame between gets the masks of the two on either "
                     "side carried along with the subject, or the model's own where they disagree"),
     ("post_process_mask", "smooths the mask and makes it hard"),
     ("alpha_matting", "re-solves the soft edge between the two thresholds"),

@@ -65,7 +65,7 @@ class RemoveVideoBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
     )
     skip_frames: bool = InputField(
         default=True, title="Skip Frames",
-        description="Faster: the model sees every third frame, and a frame between gets the mattes of the two on "
+        description=f"Faster: the model sees {keyframes.EVERY}, and a frame between gets the mattes of the two on "
         "either side carried along with the subject (the nearer weighing more); where those disagree (a fast or "
         "changing subject) the model sees it too. Off: the model sees every frame. Not used at temporal smoothing 0",
     )
