@@ -20,7 +20,10 @@ F3 = writable("float32", 3)
 
 
 @kernel(f"void({readonly('u1', 3)}, {readonly('u1', 2)}, {readonly('f4', 1)}, {readonly('f4', 1)}, i8, i8, i8, {F3})")
-def block_means(rgb, alpha, lut_f, lut_b, shift, row0, row1, out):
+def block_means(
+    rgb: np.ndarray, alpha: np.ndarray, lut_f: np.ndarray, lut_b: np.ndarray, shift: int, row0: int, row1: int,
+    out: np.ndarray,
+) -> None:
     """Mean confidence-weighted colour and confidence of each 2^shift block, block rows row0..row1 (pixels outside count 0)."""
     h, w = alpha.shape
     side = 1 << shift
@@ -57,7 +60,7 @@ def block_means(rgb, alpha, lut_f, lut_b, shift, row0, row1, out):
 
 
 @kernel(f"{F3}({F3})")
-def pull(fine):
+def pull(fine: np.ndarray) -> np.ndarray:
     """Level of 8 sums -> next coarser level: 2x2 means, cells past an odd edge counting 0."""
     h, w, c = fine.shape
     ch, cw = (h + 1) // 2, (w + 1) // 2
@@ -69,7 +72,7 @@ def pull(fine):
     return out
 
 
-def _tap(i, lo, hi):
+def _tap(i: int, lo: int, hi: int) -> tuple[int, int, float]:
     """Fine cell index i -> (lower coarse index, weight of the upper one) for a 2x bilinear upsample, clamped to lo..hi-1."""
     # fine cell i sits at coarse coordinate i / 2 - 0.25
     j = (i - 1) >> 1
@@ -79,14 +82,19 @@ def _tap(i, lo, hi):
     return j0, j1, f
 
 
-def _bilinear(a, ya, yb, xa, xb, w00, w01, w10, w11, k):
+def _bilinear(
+    a: np.ndarray, ya: int, yb: int, xa: int, xb: int, w00: float, w01: float, w10: float, w11: float, k: int
+) -> float:
     """Channel k of array a at four taps with their weights."""
     return w00 * a[ya, xa, k] + w01 * a[ya, xb, k] + w10 * a[yb, xa, k] + w11 * a[yb, xb, k]
 
 
 
 @kernel(f"void({F3}, i8, i8, i8, i8, {F3}, i8, i8, f4, {F3})", helpers=(_tap,))
-def push(coarse, cy0, cx0, ch_glob, cw_glob, sums, fy0, fx0, k_fill, out):
+def push(
+    coarse: np.ndarray, cy0: int, cx0: int, ch_glob: int, cw_glob: int, sums: np.ndarray, fy0: int, fx0: int,
+    k_fill: float, out: np.ndarray,
+) -> None:
     """Coarse filled F,B (6 channels, origin cy0,cx0 in its level) and this level's sums -> filled F,B of this level."""
     # Coarse taps are clamped to the cells the coarse array holds (and to the picture's level
     # size), so a region's outer rim differs from a whole-picture fill; callers keep a margin.

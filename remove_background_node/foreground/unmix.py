@@ -11,7 +11,10 @@ _EPS = 1e-12
 F2, F3, U3 = writable("float32", 2), writable("float32", 3), writable("uint8", 3)
 
 
-def _unmix(i0, i1, i2, a, f0, f1, f2, b0, b1, b2, tau, width, power, amin):
+def _unmix(
+    i0: float, i1: float, i2: float, a: float, f0: float, f1: float, f2: float, b0: float, b1: float, b2: float,
+    tau: float, width: float, power: float, amin: float,
+) -> tuple[float, float, float]:
     """Pixel colour, model alpha and smooth F, B (0..255) -> the pixel's foreground colour, unmixed along the F-B line."""
     d0, d1, d2 = f0 - b0, f1 - b1, f2 - b2
     v0, v1, v2 = i0 - b0, i1 - b1, i2 - b2
@@ -40,8 +43,10 @@ def _unmix(i0, i1, i2, a, f0, f1, f2, b0, b1, b2, tau, width, power, amin):
     helpers=(_tap, _bilinear, _unmix),
 )
 def first_pass(
-    rgb, alpha, ry0, rx0, lut_f, lut_b, level1, l1y0, l1x0, l1h_glob, l1w_glob, k_fill, tau, width, power, amin, num, den, bg
-):
+    rgb: np.ndarray, alpha: np.ndarray, ry0: int, rx0: int, lut_f: np.ndarray, lut_b: np.ndarray, level1: np.ndarray,
+    l1y0: int, l1x0: int, l1h_glob: int, l1w_glob: int, k_fill: float, tau: float, width: float, power: float,
+    amin: float, num: np.ndarray, den: np.ndarray, bg: np.ndarray,
+) -> None:
     """Region (origin ry0,rx0, size of num) -> alpha-weighted unmixed colours num, alpha den, and smooth B at soft pixels."""
     # Level 0 of the fill is done only at soft pixels: the bilinear level-1 value blended with the
     # pixel's own sample by its confidence. Opaque pixels give their own colour, clear ones nothing.
@@ -93,8 +98,10 @@ def first_pass(
     helpers=(_unmix,),
 )
 def second_pass(
-    rgb, alpha, ty0, tx0, ty1, tx1, ry0, rx0, num_box, den_box, bg, tau, width, power, amin, out
-):
+    rgb: np.ndarray, alpha: np.ndarray, ty0: int, tx0: int, ty1: int, tx1: int, ry0: int, rx0: int,
+    num_box: np.ndarray, den_box: np.ndarray, bg: np.ndarray, tau: float, width: float, power: float, amin: float,
+    out: np.ndarray,
+) -> None:
     """Tile ty0..ty1 x tx0..tx1 -> out (the tile's own pixels, out[0, 0] at ty0, tx0) = unmixing of each soft
     pixel against the box-averaged unmixed colours."""
     for gy in range(ty0, ty1):

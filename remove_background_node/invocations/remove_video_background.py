@@ -21,6 +21,7 @@ from invokeai.invocation_api import (
     invocation,
     invocation_output,
 )
+import numpy as np
 from PIL import Image
 from pydantic import model_validator
 
@@ -109,11 +110,16 @@ class RemoveVideoBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
         state = temporal.State()
         in_between = keyframes.Between()
 
-        def between(before, frame, after, ahead):  # type: ignore[no-untyped-def]
+        Found = tuple[np.ndarray, bool]  # the model's mask of a frame, and whether matting made it
+
+        def between(before: tuple[np.ndarray, Found], frame: np.ndarray, after: tuple[np.ndarray, Found],
+                    ahead: int) -> Found | None:
+            """(frame, found) just before, a frame, (frame, found) ``ahead`` after -> its mask from theirs, or None."""
             matte = in_between((before[0], before[1][0]), frame, (after[0], after[1][0]), ahead)
             return None if matte is None else (matte, before[1][1] and after[1][1])
 
-        def finish(frame, found):  # type: ignore[no-untyped-def]
+        def finish(frame: np.ndarray, found: Found) -> tuple[np.ndarray, np.ndarray]:
+            """A frame and its mask -> (the frame over the background colour, its final matte), steadied."""
             mask, matted = found
             steady = temporal.stabilise(frame, mask, state, self.temporal_smoothing)
             return pipeline.video_frame(frame, steady, matted, options)

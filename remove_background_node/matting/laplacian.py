@@ -32,7 +32,9 @@ def bbox(where: np.ndarray) -> np.ndarray | None:
 
 
 @kernel(f"Tuple((i8[::1], i4[::1], f8[::1], f8[::1]))({readonly('u1', 3)}, {readonly('u1', 2)}, {readonly('i4', 2)}, {readonly('i8', 1)}, i8, f8)")
-def _laplacian_band(rgb, tri, index, box, n, eps):  # type: ignore[no-untyped-def]
+def _laplacian_band(
+    rgb: np.ndarray, tri: np.ndarray, index: np.ndarray, box: np.ndarray, n: int, eps: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """uint8 image, trimap, int32 unknown-index map (-1 = known), bbox of the unknowns, their count
     and epsilon -> (indptr, indices, values) of L_UU in CSR and the right-hand side -L_UK alpha_K.
 

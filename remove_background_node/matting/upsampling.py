@@ -58,7 +58,9 @@ def _reflected_windows(size: int, radius: int) -> np.ndarray:
 
 
 @kernel(f"b1[:, ::1]({readonly('b1', 2)}, {readonly('i8', 1)}, {SOURCES}, {SOURCES}, i8, i8)")
-def _reached_sources(unknown, box, rows, cols, small_h, small_w):  # type: ignore[no-untyped-def]
+def _reached_sources(
+    unknown: np.ndarray, box: np.ndarray, rows: tuple[np.ndarray, np.ndarray, np.ndarray], cols: tuple[np.ndarray, np.ndarray, np.ndarray], small_h: int, small_w: int
+) -> np.ndarray:
     """Full-size unknown map, its bbox, the bilinear sources of its rows and columns (``_bilinear_sources``) and
     the reduced size -> bool map of the reduced pixels that bilinear upsampling reads for some unknown pixel."""
     out = np.zeros((small_h, small_w), dtype=np.bool_)
@@ -76,7 +78,9 @@ def _reached_sources(unknown, box, rows, cols, small_h, small_w):  # type: ignor
 
 
 @kernel(f"Tuple((f4[:, :, ::1], f4[:, ::1]))({readonly('u1', 3)}, {readonly('f4', 2)}, {readonly('b1', 2)}, {readonly('i8', 2)}, {readonly('i8', 2)}, f8)")
-def _fit_windows(rgb, alpha, where, window_rows, window_cols, eps):  # type: ignore[no-untyped-def]
+def _fit_windows(
+    rgb: np.ndarray, alpha: np.ndarray, where: np.ndarray, window_rows: np.ndarray, window_cols: np.ndarray, eps: float
+) -> tuple[np.ndarray, np.ndarray]:
     """uint8 image, float32 alpha, bool map, each row's and column's window positions (``_reflected_windows``),
     epsilon -> (a HxWx3, b HxW) float32: the linear fit alpha ~ a . colour + b of the window centred on each
     pixel of the map (zero elsewhere).
@@ -144,7 +148,9 @@ def _fit_windows(rgb, alpha, where, window_rows, window_cols, eps):  # type: ign
 
 
 @kernel(f"Tuple((f4[:, :, ::1], f4[:, ::1]))({readonly('f4', 3)}, {readonly('f4', 2)}, {readonly('b1', 2)}, {readonly('i8', 2)}, {readonly('i8', 2)})")
-def _average_windows(a, b, where, window_rows, window_cols):  # type: ignore[no-untyped-def]
+def _average_windows(
+    a: np.ndarray, b: np.ndarray, where: np.ndarray, window_rows: np.ndarray, window_cols: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """a HxWx3, b HxW, bool map, each row's and column's window positions -> their means over the window centred
     on each pixel of the map (zero elsewhere): every window that holds a pixel votes for its alpha."""
     height, width = b.shape
@@ -170,7 +176,10 @@ def _average_windows(a, b, where, window_rows, window_cols):  # type: ignore[no-
 
 
 @kernel(f"f8[::1]({readonly('u1', 3)}, {readonly('b1', 2)}, {readonly('i8', 1)}, {SOURCES}, {SOURCES}, i8, {readonly('f4', 3)}, {readonly('f4', 2)})")
-def _apply_model(rgb, unknown, box, rows, cols, n, mean_a, mean_b):  # type: ignore[no-untyped-def]
+def _apply_model(
+    rgb: np.ndarray, unknown: np.ndarray, box: np.ndarray, rows: tuple[np.ndarray, np.ndarray, np.ndarray], cols: tuple[np.ndarray, np.ndarray, np.ndarray], n: int,
+    mean_a: np.ndarray, mean_b: np.ndarray,
+) -> np.ndarray:
     """Full-size uint8 image, unknown map, its bbox, the bilinear sources of its rows and columns, the count of
     unknowns and the reduced-size model (a HxWx3, b HxW) -> float64 alpha a . colour + b at each unknown pixel
     (row-major order), a and b sampled bilinearly."""
