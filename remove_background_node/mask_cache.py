@@ -15,6 +15,8 @@ from collections.abc import Hashable
 
 import numpy as np
 
+from . import workers
+
 BUDGET_ENV = "REMOVE_BACKGROUND_CACHE_MB"
 DEFAULT_BUDGET_MB = 512
 MAX_ENTRIES = 16  # a few pictures' model masks and mattes: re-tweaking works on one picture at a time
@@ -22,9 +24,15 @@ MAX_ENTRIES = 16  # a few pictures' model masks and mattes: re-tweaking works on
 
 def digest(pixels: np.ndarray) -> str:
     """An image as an array -> a digest of its shape and every pixel (the picture's identity in a key)."""
-    h = hashlib.blake2b(repr((pixels.shape, pixels.dtype.str)).encode(), digest_size=16)
-    h.update(np.ascontiguousarray(pixels).data)
-    return h.hexdigest()
+    # A re-tweak hashes the whole picture before anything else: SHA-256 (in hardware on most CPUs) over one part
+    # per worker thread (hashlib lets go of the GIL) takes a quarter of one BLAKE2b pass.
+    data = memoryview(np.ascontiguousarray(pixels).reshape(-1).view(np.uint8))
+    parts = workers.WORKERS
+    bounds = [len(data) * i // parts for i in range(parts + 1)]
+    h = hashlib.sha256(repr((pixels.shape, pixels.dtype.str)).encode())
+    for part in workers.pool().map(lambda i: hashlib.sha256(data[bounds[i] : bounds[i + 1]]).digest(), range(parts)):
+        h.update(part)
+    return h.hexdigest()[:32]
 
 
 def budget_bytes(env: dict[str, str] | os._Environ[str] = os.environ) -> int:

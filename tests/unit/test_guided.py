@@ -240,6 +240,19 @@ def test_what_comes_before_the_cache_invalidates_it(subject_scene, first, second
         assert len(calls) == 1, "the model's mask is still good"
 
 
+def test_the_pictures_digest_sees_every_pixel_and_the_shape():
+    from remove_background_node.mask_cache import digest
+
+    picture = np.random.default_rng(3).integers(0, 256, (301, 257, 3), dtype=np.uint8)  # parts of odd lengths
+    key = digest(picture)
+    assert digest(picture.copy()) == key and digest(picture[:, ::-1][:, ::-1]) == key, "the pixels, not the array"
+    for y, x in [(0, 0), (150, 128), (300, 256)] + [(i * 301 // 8, 7) for i in range(8)]:  # every worker's part
+        changed = picture.copy()
+        changed[y, x, 2] ^= 1
+        assert digest(changed) != key, (y, x)
+    assert digest(picture.reshape(257, 301, 3)) != key, "the same bytes in another shape"
+
+
 def test_the_cache_is_bounded_by_entries_and_bytes():
     cache = MaskCache(budget=3 * 100, max_entries=5)
     for i in range(10):
