@@ -110,15 +110,15 @@ class RemoveVideoBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
         state = temporal.State()
         in_between = keyframes.Between()
 
-        Found = tuple[np.ndarray, bool]  # the model's mask of a frame, and whether matting made it
+        Matte = tuple[np.ndarray, bool]  # a frame's mask from the model (and matting), and whether matting made it
 
-        def between(before: tuple[np.ndarray, Found], frame: np.ndarray, after: tuple[np.ndarray, Found],
-                    ahead: int) -> Found | None:
-            """(frame, found) just before, a frame, (frame, found) ``ahead`` after -> its mask from theirs, or None."""
+        def between(before: tuple[np.ndarray, Matte], frame: np.ndarray, after: tuple[np.ndarray, Matte],
+                    ahead: int) -> Matte | None:
+            """(frame, matte) just before, a frame, (frame, matte) ``ahead`` after -> its matte from theirs, or None."""
             matte = in_between((before[0], before[1][0]), frame, (after[0], after[1][0]), ahead)
             return None if matte is None else (matte, before[1][1] and after[1][1])
 
-        def finish(frame: np.ndarray, found: Found) -> tuple[np.ndarray, np.ndarray]:
+        def finish(frame: np.ndarray, found: Matte) -> tuple[np.ndarray, np.ndarray]:
             """A frame and its mask -> (the frame over the background colour, its final matte), steadied."""
             mask, matted = found
             steady = temporal.stabilise(frame, mask, state, self.temporal_smoothing)

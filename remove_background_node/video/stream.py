@@ -95,6 +95,7 @@ class _Stages:
         return False
 
     def raise_first(self) -> None:
+        """-> raises the first error any stage raised, if one did."""
         if self.errors:
             raise self.errors[0]
 
@@ -130,6 +131,7 @@ class _Mp4Writer:
     taking frames and says nothing when ffmpeg fails while finishing the file (it never reads ffmpeg's exit code)."""
 
     def __init__(self, path: Path, fps: float) -> None:
+        """The output file and frames per second -> an open writer (ffmpeg started)."""
         import imageio.v2 as iio2
 
         self.path = path
@@ -139,6 +141,7 @@ class _Mp4Writer:
         )
 
     def _failed(self, what: str) -> EncoderError:
+        """What ffmpeg failed at -> the error to raise, saying what to do."""
         # the node writes into a temporary folder of its own, gone by the time the user reads this: name its parent
         return EncoderError(
             f"The video encoder (ffmpeg) {what} {self.path.name}, so nothing was saved. The most likely cause is a "
@@ -146,12 +149,14 @@ class _Mp4Writer:
         )
 
     def append_data(self, frame: np.ndarray) -> None:
+        """A frame -> written to ffmpeg, or EncoderError."""
         try:
             self._writer.append_data(frame)
         except OSError as error:
             raise self._failed("stopped while writing") from error
 
     def close(self) -> None:
+        """-> the file finished, or EncoderError when it is not a whole MP4."""
         self._writer.close()
         if not finished_mp4(self.path):
             raise self._failed("did not finish")
@@ -193,10 +198,12 @@ def run(
     model_slots = threading.Semaphore(PREDICTORS)
 
     def matte_of(frame: Frame) -> Any:
+        """A frame -> the model's result for it, in one of the PREDICTORS slots."""
         with model_slots:
             return model_matte(frame)
 
     def decode() -> None:
+        """The decoding thread: frames in order to the model, or past it, each holding a ticket."""
         source: Iterator[Frame] = iter(frames)
         try:
             for index, frame in enumerate(source):
@@ -214,6 +221,7 @@ def run(
                 stages.put(decoded, _END)
 
     def predict() -> None:
+        """A model thread: decoded frames -> (index, frame, the model's result), in any order."""
         while (item := stages.get(decoded)) is not _END:
             index, frame = item
             if not stages.put(predicted, (index, frame, matte_of(frame))):
@@ -221,6 +229,7 @@ def run(
         stages.put(predicted, _END)
 
     def write(q: queue.Queue[Any], writer: Writer) -> None:
+        """An encoder thread: the queue's frames -> the writer, closed at the end whatever happened."""
         try:
             while (item := stages.get(q)) is not _END:
                 writer.append_data(item)
