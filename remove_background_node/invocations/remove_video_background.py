@@ -31,6 +31,7 @@ from . import common
 from .common import Device, ModelName
 
 GREEN = ColorField(r=0, g=255, b=0, a=255)
+Matte = tuple[np.ndarray, bool]  # a frame's mask from the model (and matting), and whether matting made it
 
 
 @invocation_output("remove_background_video_output")
@@ -109,8 +110,6 @@ class RemoveVideoBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
 
         state = temporal.State()
         in_between = keyframes.Between()
-
-        Matte = tuple[np.ndarray, bool]  # a frame's mask from the model (and matting), and whether matting made it
 
         def between(before: tuple[np.ndarray, Matte], frame: np.ndarray, after: tuple[np.ndarray, Matte],
                     ahead: int) -> Matte | None:

@@ -9,7 +9,8 @@ from ..kernels import kernel, readonly
 from .laplacian import bbox
 
 # what _bilinear_sources returns: for each full-size position, two reduced positions and a weight
-SOURCES = f"Tuple(({readonly('i8', 1)}, {readonly('i8', 1)}, {readonly('f8', 1)}))"
+Sources = tuple[np.ndarray, np.ndarray, np.ndarray]
+SOURCES = f"Tuple(({readonly('i8', 1)}, {readonly('i8', 1)}, {readonly('f8', 1)}))"  # its numba signature
 
 
 def upsample_linear_model(
@@ -38,7 +39,7 @@ def upsample_linear_model(
     return _apply_model(rgb, unknown, box, rows, cols, int(np.count_nonzero(unknown)), mean_a, mean_b)
 
 
-def _bilinear_sources(size: int, small: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _bilinear_sources(size: int, small: int) -> Sources:
     """Full and reduced length of one axis -> for each full-size position, the two reduced positions bilinear
     upsampling reads and the weight of the second (cv2.INTER_LINEAR's sampling, clamped at the ends)."""
     f = (np.arange(size) + 0.5) * (small / size) - 0.5
@@ -59,7 +60,7 @@ def _reflected_windows(size: int, radius: int) -> np.ndarray:
 
 @kernel(f"b1[:, ::1]({readonly('b1', 2)}, {readonly('i8', 1)}, {SOURCES}, {SOURCES}, i8, i8)")
 def _reached_sources(
-    unknown: np.ndarray, box: np.ndarray, rows: tuple[np.ndarray, np.ndarray, np.ndarray], cols: tuple[np.ndarray, np.ndarray, np.ndarray], small_h: int, small_w: int
+    unknown: np.ndarray, box: np.ndarray, rows: Sources, cols: Sources, small_h: int, small_w: int
 ) -> np.ndarray:
     """Full-size unknown map, its bbox, the bilinear sources of its rows and columns (``_bilinear_sources``) and
     the reduced size -> bool map of the reduced pixels that bilinear upsampling reads for some unknown pixel."""
@@ -177,8 +178,8 @@ def _average_windows(
 
 @kernel(f"f8[::1]({readonly('u1', 3)}, {readonly('b1', 2)}, {readonly('i8', 1)}, {SOURCES}, {SOURCES}, i8, {readonly('f4', 3)}, {readonly('f4', 2)})")
 def _apply_model(
-    rgb: np.ndarray, unknown: np.ndarray, box: np.ndarray, rows: tuple[np.ndarray, np.ndarray, np.ndarray], cols: tuple[np.ndarray, np.ndarray, np.ndarray], n: int,
-    mean_a: np.ndarray, mean_b: np.ndarray,
+    rgb: np.ndarray, unknown: np.ndarray, box: np.ndarray, rows: Sources, cols: Sources, n: int, mean_a: np.ndarray,
+    mean_b: np.ndarray,
 ) -> np.ndarray:
     """Full-size uint8 image, unknown map, its bbox, the bilinear sources of its rows and columns, the count of
     unknowns and the reduced-size model (a HxWx3, b HxW) -> float64 alpha a . colour + b at each unknown pixel
