@@ -1,7 +1,9 @@
-"""Masks already computed for a picture, kept so a re-run that changes only later options skips the model and matting.
+"""Masks already computed for a picture, and edge colours, kept so a re-run that changes only later options skips the
+model, matting and the colour estimate.
 
 Keys name everything a mask depends on: the picture's pixels (a digest), the model file, the
-device, the regions, the cloth category and, for a matte, the matting options. Change any of them
+device, the regions, the cloth category and, for a matte, the matting options; edge colours are keyed
+by the picture and the alpha they were estimated from. Change any of them
 and the key is new; the old entry ages out. Bounded by entries and bytes, least recently used out first.
 """
 
@@ -44,7 +46,7 @@ def budget_bytes(env: dict[str, str] | os._Environ[str] = os.environ) -> int:
 
 
 class MaskCache:
-    """A bounded, thread-safe map from keys to read-only uint8 masks."""
+    """A bounded, thread-safe map from keys to read-only uint8 arrays (masks, or the colours of a mask's soft pixels)."""
 
     def __init__(self, budget: int | None = None, max_entries: int = MAX_ENTRIES):
         self._budget = budget_bytes() if budget is None else budget

@@ -4,8 +4,8 @@ The order of operations is ``STEPS`` below, and only there: the README's list is
 it (tools/readme_sync.py) and the node's fields point to it. Each step is skipped at its default.
 The caller hands in the model's ``predict`` and a ``step`` callback that reports progress (and may
 raise to cancel) before each step. Given a ``MaskCache`` and a key naming the model (file, device,
-options), the model's mask and the matte are kept, so a re-run that changes only the options after
-them starts from there.
+options), the model's mask, the matte and the edge colours estimated from it are kept, so a re-run
+that changes only the options after them starts from there.
 """
 
 from __future__ import annotations
@@ -37,12 +37,13 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("post_process_mask", "smooths the mask and makes it hard"),
     ("alpha_matting", "re-solves the soft edge between the two thresholds"),
     ("temporal_smoothing", "video only: steadies the mask with the frames before it, carried along with the subject"),
+    ("refine_foreground", "re-estimates the colour of the mask's soft pixels, before the mask controls below change its "
+                          "edge (alpha matting does too); with invert, the background's colours"),
     ("mask_threshold", "makes the mask hard at that level"),
     ("mask_grow", "grows (+) or shrinks (-) the subject by that many pixels"),
     ("mask_feather", "fades the edge over that many pixels"),
     ("invert", "keeps the background instead of the subject"),
     ("the input's own alpha", "the result is never more opaque than the input was"),
-    ("refine_foreground", "re-estimates the colour of soft pixels from this final alpha (alpha matting does too)"),
     ("background_color", "puts the result over the colour (alpha 0: a plain cutout)"),
 )
 
@@ -94,7 +95,7 @@ def remove_background(
     rgb_image, own_alpha = split_rgb_alpha(image)
     with _own_pixels(rgb_image) as rgb:
         mask, matted = subject_mask(rgb_image, predict, options, step, warn, model_key, cache, rgb)
-        return finish(rgb, mask, own_alpha, options, matted, step)
+        return finish(rgb, mask, own_alpha, options, matted, step, cache)
 
 
 def subject_mask(
@@ -162,7 +163,7 @@ def refine_cutout(
             key = ("refine", digest(rgb), digest(mask), None if given is None else digest(given), _matting_options(options))
             cached = cache.get(key)
             if cached is not None:
-                return finish(rgb, cached, own_alpha, options, True, step)
+                return finish(rgb, cached, own_alpha, options, True, step, cache)
         if given is not None:
             tri = np.where(given == 255, 255, np.where(given == 0, 0, matting.UNKNOWN)).astype(np.uint8)
         else:
@@ -170,7 +171,7 @@ def refine_cutout(
         alpha, matted = _matte(rgb, tri, mask, options.alpha_matting_erode_size, step, warn, given is not None)
         if key is not None and matted:
             alpha = cache.put(key, alpha)
-        return finish(rgb, alpha, own_alpha, options, matted, step)
+        return finish(rgb, alpha, own_alpha, options, matted, step, cache)
 
 
 @contextmanager
@@ -233,17 +234,24 @@ def colours_need_estimating(options: Options, matted: bool) -> bool:
 def video_frame(rgb: np.ndarray, mask: np.ndarray, matted: bool, options: Options) -> tuple[np.ndarray, np.ndarray]:
     """A video frame (HxWx3 uint8), its steadied mask, whether matting made it and the options -> (the frame over
     the background colour, opaque: a video has no alpha; the final matte) by the same steps as a picture's."""
+    colours = rgb
+    if colours_need_estimating(options, matted):
+        colours = foreground.estimate(rgb, _kept(mask, None, options.invert), guided=not matted)
     final = adjust(mask, options) if adjusts(options) else mask
-    colours = foreground.estimate(rgb, final, guided=not matted) if colours_need_estimating(options, matted) else rgb
     return compose.over_opaque_colour(colours, final, options.background_color[:3]), final
 
 
 def finish(
-    rgb: np.ndarray, mask: np.ndarray, own_alpha: np.ndarray | None, options: Options, matted: bool, step: Step
+    rgb: np.ndarray, mask: np.ndarray, own_alpha: np.ndarray | None, options: Options, matted: bool, step: Step,
+    cache: MaskCache | None = None,
 ) -> Result:
     """Image (the pipeline's own array: soft pixels' colours are re-estimated in it), the model's (or matting's)
-    mask, the input's own alpha, options, whether matting ran and progress -> the result: mask controls, the
-    input's alpha, edge colours and compositing, in the order of STEPS."""
+    mask, the input's own alpha, options, whether matting ran, progress and optionally a cache for the edge
+    colours -> the result: edge colours, mask controls, the input's alpha and compositing, in the order of STEPS."""
+    if colours_need_estimating(options, matted):
+        step("Refining edge colours")
+        rgb = _edge_colours(rgb, _kept(mask, own_alpha, options.invert), not matted, step, cache)
+
     if adjusts(options):
         step("Adjusting the mask")
         mask = adjust(mask, options)
@@ -251,15 +259,33 @@ def finish(
     # After invert: transparent input pixels have no colour to show, whichever side is kept.
     mask = masks.limit_to_alpha(mask, own_alpha)
 
-    if colours_need_estimating(options, matted):
-        step("Refining edge colours")
-        rgb = foreground.estimate(
-            rgb, mask, lambda done: step("Refining edge colours", done), in_place=True, guided=not matted
-        )
-
     step("Composing the cutout")
     return Result(
         cutout=compose.composite(rgb, mask, options.background_color),
         mask=Image.fromarray(mask),  # uint8 HxW: mode L
         bbox=masks.bounding_box(mask),
     )
+
+
+def _kept(mask: np.ndarray, own_alpha: np.ndarray | None, invert: bool) -> np.ndarray:
+    """The model's (or matting's) mask, the input's own alpha and invert -> the alpha of the side kept, whose soft
+    pixels get their colours re-estimated."""
+    return masks.limit_to_alpha(masks.invert(mask) if invert else mask, own_alpha)
+
+
+def _edge_colours(rgb: np.ndarray, kept: np.ndarray, guided: bool, step: Step, cache: MaskCache | None) -> np.ndarray:
+    """The pipeline's image, the kept side's alpha, whether a plain backdrop may guide it, progress and a cache ->
+    the image with the alpha's soft pixels re-estimated in place, taken from the cache when this picture and alpha
+    were estimated before (a re-tweak of the mask controls or the background colour)."""
+    progress = lambda done: step("Refining edge colours", done)  # noqa: E731
+    if cache is None:
+        return foreground.estimate(rgb, kept, progress, in_place=True, guided=guided)
+    key = ("colours", digest(rgb), digest(kept), guided)
+    soft = masks.soft(kept) > 0  # the only pixels foreground.estimate changes
+    colours = cache.get(key)
+    if colours is not None:
+        rgb[soft] = colours
+        return rgb
+    rgb = foreground.estimate(rgb, kept, progress, in_place=True, guided=guided)
+    cache.put(key, rgb[soft])
+    return rgb

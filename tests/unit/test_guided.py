@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from remove_background_node import inference, pipeline
+from remove_background_node import foreground, inference, pipeline
 from remove_background_node.mask_cache import MaskCache
 from tests.harness import fixtures, scenes
 
@@ -188,7 +188,7 @@ def model_of(mask: np.ndarray, calls: list[int]):
      {"background_color": (0, 255, 0, 255)}, {"refine_foreground": True}],
     ids=lambda d: next(iter(d)),
 )
-def test_a_rerun_changing_later_options_skips_model_and_matting_and_equals_a_cold_run(subject_scene, tweak):
+def test_a_rerun_changing_later_options_skips_model_and_matting_and_equals_a_cold_run(subject_scene, tweak, monkeypatch):
     rgb, truth, _ = subject_scene
     image = Image.fromarray(rgb)
     model_mask = np.where(truth >= 128, 255, 0).astype(np.uint8)
@@ -196,10 +196,15 @@ def test_a_rerun_changing_later_options_skips_model_and_matting_and_equals_a_col
     cache, calls = MaskCache(budget=2**30), []
     pipeline.remove_background(image, model_of(model_mask, calls), base, model_key="m", cache=cache)
     steps: list[str] = []
+    estimates: list[int] = []
+    estimate = foreground.estimate
+    monkeypatch.setattr(foreground, "estimate", lambda *a, **k: estimates.append(1) or estimate(*a, **k))
     tweaked = pipeline.Options(**{**base.__dict__, **tweak})
     warm = pipeline.remove_background(image, model_of(model_mask, calls), tweaked, lambda m, f=None: steps.append(m),
                                       model_key="m", cache=cache)
     assert len(calls) == 1 and "Finding the subject" not in steps and "Alpha matting" not in steps
+    # the matte's edge colours were estimated by the first run (inverted, the kept background's colours are its own)
+    assert not estimates and ("Refining edge colours" in steps) != ("invert" in tweak)
     cold = pipeline.remove_background(image, model_of(model_mask, []), tweaked)
     np.testing.assert_array_equal(np.asarray(warm.mask), np.asarray(cold.mask))
     np.testing.assert_array_equal(np.asarray(warm.cutout), np.asarray(cold.cutout))
