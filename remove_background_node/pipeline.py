@@ -277,7 +277,10 @@ def _edge_colours(rgb: np.ndarray, kept: np.ndarray, guided: bool, step: Step, c
     """The pipeline's image, the kept side's alpha, whether a plain backdrop may guide it, progress and a cache ->
     the image with the alpha's soft pixels re-estimated in place, taken from the cache when this picture and alpha
     were estimated before (a re-tweak of the mask controls or the background colour)."""
-    progress = lambda done: step("Refining edge colours", done)  # noqa: E731
+
+    def progress(done: float) -> None:
+        step("Refining edge colours", done)
+
     if cache is None:
         return foreground.estimate(rgb, kept, progress, in_place=True, guided=guided)
     key = ("colours", digest(rgb), digest(kept), guided)
