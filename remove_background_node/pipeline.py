@@ -37,8 +37,8 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("post_process_mask", "smooths the mask and makes it hard"),
     ("alpha_matting", "re-solves the soft edge between the two thresholds"),
     ("temporal_smoothing", "video only: steadies the mask with the frames before it, carried along with the subject"),
-    ("refine_foreground", "re-estimates the colour of the mask's soft pixels, before the mask controls below change its "
-                          "edge (alpha matting does too); with invert, the background's colours"),
+    ("refine_foreground", "re-estimates the colour of the mask's soft pixels, before the mask controls below change "
+                          "its edge (alpha matting does too); with invert, the background's colours"),
     ("mask_threshold", "makes the mask hard at that level"),
     ("mask_grow", "grows (+) or shrinks (-) the subject by that many pixels"),
     ("mask_feather", "fades the edge over that many pixels"),
@@ -94,8 +94,9 @@ def remove_background(
     the model with a cache for its results -> cutout, mask and bounding box."""
     rgb_image, own_alpha = split_rgb_alpha(image)
     with _own_pixels(rgb_image) as rgb:
-        mask, matted = subject_mask(rgb_image, predict, options, step, warn, model_key, cache, rgb)
-        return finish(rgb, mask, own_alpha, options, matted, step, cache)
+        picture = digest(rgb) if cache is not None else None  # once: the model's, the matte's and the colours' keys
+        mask, matted = subject_mask(rgb_image, predict, options, step, warn, model_key, cache, rgb, picture)
+        return finish(rgb, mask, own_alpha, options, matted, step, cache, picture)
 
 
 def subject_mask(
@@ -107,13 +108,14 @@ def subject_mask(
     model_key: Hashable | None = None,
     cache: MaskCache | None = None,
     rgb: np.ndarray | None = None,
+    picture: str | None = None,
 ) -> tuple[np.ndarray, bool]:
     """An RGB PIL image, a model's predict, options, callbacks, optionally a model key with a cache, and the image
-    as an array if the caller has it -> (the mask of the first STEPS: the model's, post-processed, matted; whether
-    matting ran)."""
+    as an array and its digest if the caller has them -> (the mask of the first STEPS: the model's, post-processed,
+    matted; whether matting ran)."""
     rgb = pixels(rgb_image) if rgb is None else rgb
     keyed = cache is not None and model_key is not None
-    key = ("model", digest(rgb), model_key, options.regions) if keyed else None
+    key = ("model", picture or digest(rgb), model_key, options.regions) if keyed else None
 
     mask = cache.get(key) if keyed else None
     if mask is None:
@@ -158,12 +160,13 @@ def refine_cutout(
     with _own_pixels(rgb_image) as rgb:
         mask = _fit(masks.to_array(mask_image), rgb_image.size, "mask", warn)
         given = None if trimap_image is None else _fit(masks.to_array(trimap_image), rgb_image.size, "trimap", warn)
-        key = None
+        key = picture = None
         if cache is not None:
-            key = ("refine", digest(rgb), digest(mask), None if given is None else digest(given), _matting_options(options))
+            picture = digest(rgb)
+            key = ("refine", picture, digest(mask), None if given is None else digest(given), _matting_options(options))
             cached = cache.get(key)
             if cached is not None:
-                return finish(rgb, cached, own_alpha, options, True, step, cache)
+                return finish(rgb, cached, own_alpha, options, True, step, cache, picture)
         if given is not None:
             tri = np.where(given == 255, 255, np.where(given == 0, 0, matting.UNKNOWN)).astype(np.uint8)
         else:
@@ -171,7 +174,7 @@ def refine_cutout(
         alpha, matted = _matte(rgb, tri, mask, options.alpha_matting_erode_size, step, warn, given is not None)
         if key is not None and matted:
             alpha = cache.put(key, alpha)
-        return finish(rgb, alpha, own_alpha, options, matted, step, cache)
+        return finish(rgb, alpha, own_alpha, options, matted, step, cache, picture)
 
 
 @contextmanager
@@ -243,14 +246,15 @@ def video_frame(rgb: np.ndarray, mask: np.ndarray, matted: bool, options: Option
 
 def finish(
     rgb: np.ndarray, mask: np.ndarray, own_alpha: np.ndarray | None, options: Options, matted: bool, step: Step,
-    cache: MaskCache | None = None,
+    cache: MaskCache | None = None, picture: str | None = None,
 ) -> Result:
     """Image (the pipeline's own array: soft pixels' colours are re-estimated in it), the model's (or matting's)
     mask, the input's own alpha, options, whether matting ran, progress and optionally a cache for the edge
-    colours -> the result: edge colours, mask controls, the input's alpha and compositing, in the order of STEPS."""
+    colours with the image's digest -> the result: edge colours, mask controls, the input's alpha and compositing,
+    in the order of STEPS."""
     if colours_need_estimating(options, matted):
         step("Refining edge colours")
-        rgb = _edge_colours(rgb, _kept(mask, own_alpha, options.invert), not matted, step, cache)
+        rgb = _edge_colours(rgb, _kept(mask, own_alpha, options.invert), not matted, step, cache, picture)
 
     if adjusts(options):
         step("Adjusting the mask")
@@ -273,17 +277,20 @@ def _kept(mask: np.ndarray, own_alpha: np.ndarray | None, invert: bool) -> np.nd
     return masks.limit_to_alpha(masks.invert(mask) if invert else mask, own_alpha)
 
 
-def _edge_colours(rgb: np.ndarray, kept: np.ndarray, guided: bool, step: Step, cache: MaskCache | None) -> np.ndarray:
-    """The pipeline's image, the kept side's alpha, whether a plain backdrop may guide it, progress and a cache ->
-    the image with the alpha's soft pixels re-estimated in place, taken from the cache when this picture and alpha
-    were estimated before (a re-tweak of the mask controls or the background colour)."""
+def _edge_colours(
+    rgb: np.ndarray, kept: np.ndarray, guided: bool, step: Step, cache: MaskCache | None, picture: str | None
+) -> np.ndarray:
+    """The pipeline's image, the kept side's alpha, whether a plain backdrop may guide it, progress, a cache and the
+    image's digest (None: worked out here) -> the image with the alpha's soft pixels re-estimated in place, taken
+    from the cache when this picture and alpha were estimated before (a re-tweak of the mask controls or the
+    background colour)."""
 
     def progress(done: float) -> None:
         step("Refining edge colours", done)
 
     if cache is None:
         return foreground.estimate(rgb, kept, progress, in_place=True, guided=guided)
-    key = ("colours", digest(rgb), digest(kept), guided)
+    key = ("colours", picture or digest(rgb), digest(kept), guided)
     soft = masks.soft(kept) > 0  # the only pixels foreground.estimate changes
     colours = cache.get(key)
     if colours is not None:

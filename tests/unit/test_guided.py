@@ -70,8 +70,6 @@ def test_boxes_that_cover_none_of_the_image_keep_nothing_and_say_so(boxes):
 
 
 def test_boxes_that_cover_none_of_the_image_say_so_on_a_rerun_from_the_cache_too():
-    from remove_background_node.mask_cache import MaskCache
-
     cache, warnings, calls = MaskCache(budget=2**30), [], []
 
     def predict(im: Image.Image) -> list[Image.Image]:

@@ -1,8 +1,8 @@
 """Some of pipeline.STEPS, on a stand-in model that returns a known mask: mask_threshold, mask_grow, mask_feather
 and invert apply in that order; the defaults leave the mask alone and box it; background_color goes under an
 inverted result, and the input's own alpha still limits what invert keeps; refine_foreground re-estimates colours
-from the model's alpha, before the mask controls move its edge. Not checked here: bounding boxes, post_process_mask, alpha_matting and
-temporal_smoothing."""
+from the model's alpha, before the mask controls move its edge. Not checked here: bounding boxes, post_process_mask,
+alpha_matting and temporal_smoothing."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def test_pipeline_refine_foreground_estimates_before_the_mask_controls():
         assert (np.asarray(result.mask) == final).all()
         from_model = np.asarray(compose.composite(foreground.estimate(image, alpha), final, (0, 0, 0, 0)))
         from_final = np.asarray(compose.composite(foreground.estimate(image, final), final, (0, 0, 0, 0)))
-        assert (from_final != from_model).any(), "the two alphas must give different colours for this test to tell them apart"
+        assert (from_final != from_model).any(), "the two alphas must differ in colour for this test to tell them apart"
         assert (np.asarray(result.cutout) == from_model).all()
 
         shown = final.astype(np.float32)[..., None] / 255.0  # how much of each colour the cutout shows
