@@ -6,7 +6,7 @@
 Every row runs in a fresh subprocess, so "cold" really is cold and rows cannot share memory.
 Columns (seconds per call, median of --repeat warm calls; a cell whose first call takes over
 SLOW_SECONDS is measured once):
-  cold     import + load the session + first node call (read input, pipeline, save both images)
+  cold     rembg's import + load the session + first node call (read input, pipeline, save both images)
   node     warm node call: read the input PNG, pipeline.remove_background, save cutout and mask
   rembg    the same work with rembg.remove and a reused session (mask = the cutout's alpha)
   older    the older node's per-call work: new_session + rembg.remove + save cutout and mask
@@ -93,7 +93,7 @@ def worker(model: str, size: int, variant: str, repeat: int, tmp: Path) -> dict[
     node_kw, rembg_kw = VARIANTS[variant]
     options = pipeline.Options(**node_kw)
 
-    t_cold = time.perf_counter()  # cold = from here: imports of rembg/onnxruntime happen below
+    t_cold = time.perf_counter()  # cold from here: rembg is imported below (sessions.wrap), onnxruntime was with sessions
     session = create_rembg_session(catalog.get(model), model_file, ["CPUExecutionProvider"])
     predict = predictor(session)
 
