@@ -60,6 +60,7 @@ GREEN = (0, 255, 0)  # the node's default background colour
 WARM_FRAMES = 6
 SETTLE_SECONDS = 1.0  # after an upload: InvokeAI's probe and thumbnail workers finish before the memory baseline
 SECTIONS = ("quality", "speed", "memory")
+OPT_IN = ("hard",)  # sections run only when named in --only
 # the hard clips: (name, Clip fields besides size and length)
 HARD = (
     ("fast subject, fast pan", {"speed": 10.0, "pan": 3.0}),
@@ -131,12 +132,19 @@ def scored(result: dict[str, Any], truth: clips.Truth) -> dict[str, Any]:
     return {**result, "matte": None, "error": clips.error(matte, truth), "flicker": clips.flicker(matte, truth)}
 
 
-def quality(clip: clips.Clip) -> None:
-    """A clip -> prints the node's fps, error and flicker at its defaults and per-frame, and their ratios."""
-    with clip_on_server(clip, "quality") as (folder, truth, server):
+def defaults_and_per_frame(clip: clips.Clip, what: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A clip and what it is measured for -> the node's scored figures at its defaults and at temporal_smoothing 0,
+    one warmed server for both."""
+    with clip_on_server(clip, what) as (folder, truth, server):
         name = server.upload_video(folder / "clip.mp4")
         steady = scored(run_node(server, name, folder), truth)
         per_frame = scored(run_node(server, name, folder, temporal_smoothing=0), truth)
+    return steady, per_frame
+
+
+def quality(clip: clips.Clip) -> None:
+    """A clip -> prints the node's fps, error and flicker at its defaults and per-frame, and their ratios."""
+    steady, per_frame = defaults_and_per_frame(clip, "quality")
     print(f"\n## quality: {describe(clip)}, {MODEL}, one warmed server")
     print(f"{'':34}{'node s':>8}{'fps':>8}{'error':>9}{'flicker':>9}")
     for label, r in (("defaults (temporal_smoothing 1)", steady), ("per-frame (temporal_smoothing 0)", per_frame)):
@@ -152,11 +160,7 @@ def hard(size: clips.Clip) -> None:
     print(f"\n## hard clips: {describe(size)}, {MODEL}, a fresh warmed server each")
     print(f"{'':26}{'per-frame error':>16}{'flicker':>9}{'error ratio':>13}{'flicker ratio':>15}")
     for name, fields in HARD:
-        clip = dataclasses.replace(size, **fields)
-        with clip_on_server(clip, "hard") as (folder, truth, server):
-            video_name = server.upload_video(folder / "clip.mp4")
-            steady = scored(run_node(server, video_name, folder), truth)
-            per_frame = scored(run_node(server, video_name, folder, temporal_smoothing=0), truth)
+        steady, per_frame = defaults_and_per_frame(dataclasses.replace(size, **fields), "hard")
         error, flicker = steady["error"] / per_frame["error"], steady["flicker"] / per_frame["flicker"]
         print(f"{name:26}{per_frame['error']:16.3f}{per_frame['flicker']:9.4f}{error:12.3f}x{flicker:14.3f}x", flush=True)
 
@@ -250,7 +254,8 @@ def memory(short: clips.Clip, frames: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Command line -> the sections asked for, each with its table and targets."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated: " + ",".join(SECTIONS) + " (default), hard")
+    parser.add_argument("--only", default=",".join(SECTIONS),
+                        help=f"comma-separated: {','.join(SECTIONS)} (default), {','.join(OPT_IN)}")
     parser.add_argument("--quick", action="store_true", help="small clips: a check that it all works")
     parser.add_argument("--notebook-worker", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -258,8 +263,8 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(notebook_worker(*args.notebook_worker)))
         return
     only = [s.strip() for s in args.only.split(",") if s.strip()]
-    if unknown := set(only) - {*SECTIONS, "hard"}:
-        parser.error(f"unknown sections {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}, hard")
+    if unknown := set(only) - {*SECTIONS, *OPT_IN}:
+        parser.error(f"unknown sections {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS + OPT_IN)}")
     clips_for = QUICK if args.quick else FULL
     started = time.monotonic()
     header("Remove Video Background inside a headless InvokeAI")
