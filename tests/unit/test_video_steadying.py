@@ -183,6 +183,42 @@ def test_a_still_subject_beside_a_panned_object_keeps_both_edges():
     assert np.mean(steady) <= 1.2 * np.mean(given), (np.mean(steady), np.mean(given))
 
 
+def scene(seed: int, t: int, x: int, noise: float = 4.0, size: tuple[int, int] = (240, 180)) -> tuple[np.ndarray, np.ndarray]:
+    """A scene (a textured square at column x over a textured background, both from the seed), its frame t with
+    sensor noise of sigma ``noise`` -> (frame, true matte)."""
+    rng = np.random.default_rng(seed)
+    frame = texture(rng, (size[1] // 6, size[0] // 6), size)
+    frame[50:130, x : x + 80] = texture(rng, (8, 8), (80, 80))
+    matte = np.zeros(size[::-1], np.uint8)
+    matte[50:130, x : x + 80] = 255
+    noisy = frame + np.random.default_rng(200 + t).normal(0, noise, frame.shape)
+    return np.clip(noisy, 0, 255).astype(np.uint8), matte
+
+
+def test_a_scene_cut_starts_the_history_again():
+    """Two clips joined: in the first frame of the second, the first one's subject would otherwise stay as a ghost
+    (its colours match nothing, but the noise level they are judged by jumps with the cut)."""
+    rng = np.random.default_rng(0)
+    state = temporal.State()
+    for t in range(6):
+        temporal.stabilise(*scene(1, t, 30)[:1], with_edge_noise(scene(1, t, 30)[1], rng), state, 1.0)
+    frame, truth = scene(2, 6, 120)
+    given = with_edge_noise(truth, rng)
+    assert np.array_equal(temporal.stabilise(frame, given, state, 1.0), given), "nothing of the first scene stays"
+    frame, truth = scene(2, 7, 120)
+    given = with_edge_noise(truth, rng)
+    assert not np.array_equal(temporal.stabilise(frame, given, state, 1.0), given), "and the new scene is steadied"
+
+
+def test_heavy_sensor_noise_is_no_scene_cut():
+    rng = np.random.default_rng(0)
+    state = temporal.State()
+    for t in range(8):
+        frame, truth = scene(3, t, 80, noise=16.0)
+        temporal.stabilise(frame, with_edge_noise(truth, rng), state, 1.0)
+    assert state.mattes == 8, "every frame's matte averaged into one history"
+
+
 def test_flows_split_into_two_shifts_only_when_they_fall_apart():
     rng = np.random.default_rng(0)
     one = rng.normal(0.3, 0.1, (4000, 2)).astype(np.float32)  # one subject's flow with DIS's noise

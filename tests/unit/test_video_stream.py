@@ -207,6 +207,17 @@ def test_a_frame_between_two_that_disagree_goes_to_the_model():
     assert between((f0, m0), f1, (f2, m2)) is None
 
 
+def test_a_frame_next_to_a_scene_cut_goes_to_the_model():
+    """The frame before is of another shot: the same subject in the same place before another background. The moved
+    mattes agree, yet the model sees the frame."""
+    between = keyframes.Between()
+    (f0, m0), (f1, _), (f2, m2) = (moving_square(t) for t in (5, 5, 5))
+    other = np.where(m0[..., None] > 0, f0, np.uint8(128))
+    found = between((f0, m0), f1, (f2, m2))
+    assert found is not None and np.abs(found.astype(int) - m0).max() <= 1, "one shot: the mattes, moved"
+    assert between((other, m0), f1, (f2, m2)) is None
+
+
 def test_skipping_frames_runs_the_model_on_every_stride_th_frame_in_order():
     """The model sees frames 0, STRIDE, 2 x STRIDE ...; a frame between goes to it too when ``between`` declines, or
     when the clip ends before the next frame the model sees."""
