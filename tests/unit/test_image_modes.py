@@ -40,6 +40,17 @@ def test_modes(image, alpha_expected):
         assert alpha.dtype == np.uint8 and (alpha == alpha_expected).all()
 
 
+@pytest.mark.parametrize("mode", ["RGBa", "La"])
+def test_premultiplied_alpha_is_unpremultiplied(mode):
+    """PIL's premultiplied modes (a library caller's, not InvokeAI's): the colour comes back, the alpha is kept."""
+    straight = Image.new("RGBA", (3, 2), (200, 200, 200, 128)) if mode == "RGBa" else Image.new("LA", (3, 2), (200, 128))
+    image = straight.convert(mode)
+    assert image.mode == mode
+    rgb, alpha = split_rgb_alpha(image)
+    assert alpha is not None and (alpha == 128).all()
+    assert abs(rgb.getpixel((0, 0))[0] - 200) <= 2
+
+
 def test_sixteen_bit_grey_is_scaled_not_clipped():
     img = Image.new("I;16", (3, 1))
     img.putdata([0, 32768, 65535])
