@@ -50,9 +50,9 @@ def split_rgb_alpha(image: Image.Image) -> tuple[Image.Image, np.ndarray | None]
         return _wide_grey_to_l(image).convert("RGB"), None
     if "transparency" in image.info and image.mode in {"P", "L", "RGB", "1"}:
         image = image.convert("RGBA")  # a tRNS colour key is real transparency
-    if image.mode == "La":
-        image = image.convert("LA")  # PIL converts premultiplied grey to nothing else
     if image.mode in _ALPHA_MODES:
+        if image.mode == "La":
+            image = image.convert("LA")  # PIL converts premultiplied grey to nothing else
         rgba = image if image.mode == "RGBA" else image.convert("RGBA")
         return rgba.convert("RGB"), pixels(rgba.getchannel("A"))
     if image.mode == "1" or image.mode == "L":
