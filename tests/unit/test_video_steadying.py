@@ -201,7 +201,8 @@ def test_a_scene_cut_starts_the_history_again():
     rng = np.random.default_rng(0)
     state = temporal.State()
     for t in range(6):
-        temporal.stabilise(*scene(1, t, 30)[:1], with_edge_noise(scene(1, t, 30)[1], rng), state, 1.0)
+        frame, truth = scene(1, t, 30)
+        temporal.stabilise(frame, with_edge_noise(truth, rng), state, 1.0)
     frame, truth = scene(2, 6, 120)
     given = with_edge_noise(truth, rng)
     assert np.array_equal(temporal.stabilise(frame, given, state, 1.0), given), "nothing of the first scene stays"
