@@ -13,10 +13,11 @@ Three stages, work and memory scaling with the soft band, not the picture:
 3. As in blur fusion's narrow pass (Forte and Pitie 2021): the unmixed colours averaged in an
    alpha-weighted box, and each soft pixel unmixed once more against that smoother foreground.
 
-Beside a plain backdrop the stages run once more on an alpha from closed-form matting over the
-model's band, trusted at every level (``guide``), and where both alphas are soft the colours move
-toward that run's by how plain the backdrop is (``backdrop.texture``) and how far the matted alpha
-may be trusted there (``guide.trust``: not across hair strands).
+Beside a plain backdrop the stages run once more on an alpha the colours say more about, trusted at
+every level (``guide``: matted over the model's band beside a saturated backdrop, bounded by the
+colours beside a neutral one), and where both alphas are soft the colours move toward that run's by
+how plain the backdrop is (``backdrop.texture``) and how far that alpha may be trusted there
+(``guide.trust``: not across hair strands).
 
 One light pass builds the picture's 8x-reduced grid; full-resolution work happens only in tiles
 holding soft pixels, and a tile's result equals a whole-picture run's. Only pixels with
@@ -62,7 +63,7 @@ def estimate(
     report = Fraction(progress)
     texture = backdrop.texture(rgb, alpha)
     luts = _confidences(backdrop.background_power(texture))
-    matted = guide.matted_alpha(rgb, alpha, report.part(0.0, GUIDE_SHARE)) if guided and texture < 1.0 else None
+    matted = guide.unmixing_alpha(rgb, alpha, report.part(0.0, GUIDE_SHARE)) if guided and texture < 1.0 else None
     start = 0.0 if matted is None else GUIDE_SHARE
     middle = 1.0 if matted is None else (1.0 + start) / 2
     # Every tile reads the original colours around it, so they are written back only once all are done: no

@@ -42,6 +42,32 @@ def background_power(texture: float) -> float:
 def edge_spread(rgb: np.ndarray, alpha: np.ndarray) -> float | None:
     """HxWx3 uint8 image and HxW uint8 alpha -> the median local colour spread (standard deviation over 3x3
     reduced pixels, in levels) of the clear background near the soft edge; None when too little of it is there."""
+    found = _edge_samples(rgb, alpha)
+    if found is None:
+        return None
+    small, samples = found
+    spread = np.zeros(small.shape[:2], np.float32)
+    for channel in cv2.split(small):
+        c = channel.astype(np.float32)
+        mean = cv2.blur(c, (3, 3))
+        square = cv2.blur(cv2.multiply(c, c), (3, 3))
+        spread += np.sqrt(np.maximum(cv2.subtract(square, cv2.multiply(mean, mean)), 0.0))
+    return float(np.median(spread[samples > 0])) / small.shape[2]
+
+
+def colour(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray | None:
+    """HxWx3 uint8 image and HxW uint8 alpha -> the median colour (3 float32 levels) of the clear background near
+    the soft edge; None when too little of it is there."""
+    found = _edge_samples(rgb, alpha)
+    if found is None:
+        return None
+    small, samples = found
+    return np.median(small[samples > 0], axis=0).astype(np.float32)
+
+
+def _edge_samples(rgb: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """HxWx3 uint8 image and HxW uint8 alpha -> (the picture reduced by SHIFT around the clear pixels near the soft
+    edge, a mask of those pixels in it), or None when there are fewer than MIN_SAMPLES."""
     f = 1 << SHIFT
     h, w = alpha.shape
     a = cv2.resize(alpha, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
@@ -55,11 +81,4 @@ def edge_spread(rgb: np.ndarray, alpha: np.ndarray) -> float | None:
     x, y, bw, bh = cv2.boundingRect(samples)
     x0, y0, x1, y1 = max(0, x - 1), max(0, y - 1), min(a.shape[1], x + bw + 1), min(a.shape[0], y + bh + 1)
     region = rgb[y0 * f : y1 * f, x0 * f : x1 * f]
-    small = cv2.resize(region, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
-    spread = np.zeros(small.shape[:2], np.float32)
-    for channel in cv2.split(small):
-        c = channel.astype(np.float32)
-        mean = cv2.blur(c, (3, 3))
-        square = cv2.blur(cv2.multiply(c, c), (3, 3))
-        spread += np.sqrt(np.maximum(cv2.subtract(square, cv2.multiply(mean, mean)), 0.0))
-    return float(np.median(spread[samples[y0:y1, x0:x1] > 0])) / small.shape[2]
+    return cv2.resize(region, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA), samples[y0:y1, x0:x1]

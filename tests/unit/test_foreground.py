@@ -139,7 +139,7 @@ def with_and_without_guide(
         return float(np.abs(foreground.estimate(image, alpha)[band].astype(np.float32) - fg[band]).mean())
 
     guided = band_error()
-    monkeypatch.setattr(guide, "matted_alpha", lambda *_: None)
+    monkeypatch.setattr(guide, "unmixing_alpha", lambda *_: None)
     return guided, band_error()
 
 
@@ -164,6 +164,45 @@ def test_beside_a_plain_backdrop_the_colours_say_how_much_of_it_an_edge_unlike_t
     guided, by_model = with_and_without_guide(image, leaning(matte, LEANS[colour]), photo, band, monkeypatch)
     print(f"{colour}: guided {guided:.2f}, by the model's alpha {by_model:.2f} ({guided / by_model:.2f}x)")
     assert guided <= 0.8 * by_model
+
+
+def test_beside_a_neutral_backdrop_the_alpha_lies_between_the_colours_bound_and_the_models(monkeypatch):
+    """Over white a subject's own shading and its mix with the backdrop lie along the same line, and matting
+    follows the shading: anime-girl-1's photo over white through rembg's u2net alpha, the model's alpha leaning too
+    opaque as u2net's does there. The alpha between the least the colours allow and the model's leaves less of
+    the backdrop than the matted one."""
+    photo = np.asarray(Image.open(fixtures.ANIME).convert("RGB")).astype(np.float32)
+    matte = np.asarray(Image.open(fixtures.expected("u2net")).getchannel("A"))
+    image, band = scenes.over_colour(photo, matte, (255, 255, 255)), scenes.edge_band(matte)
+    alpha = leaning(matte, LEANS[(255, 255, 255)])
+
+    def band_error() -> float:
+        return float(np.abs(foreground.estimate(image, alpha)[band].astype(np.float32) - photo[band]).mean())
+
+    bounded = band_error()
+    monkeypatch.setattr(guide, "neutral_share", lambda _: 0.0)
+    matted = band_error()
+    print(f"white: bounded {bounded:.2f}, matted {matted:.2f} ({bounded / matted:.2f}x)")
+    assert bounded <= 0.8 * matted
+
+
+def test_the_least_alpha_a_colour_allows_is_the_true_one_for_a_subject_on_the_cubes_face():
+    subject = np.array([[[0, 90, 255], [255, 40, 0], [0, 255, 30]]], np.float32)  # each with a channel at 0 and one at 255
+    true = np.array([[0.3, 0.6, 0.85]], np.float32)
+    for backdrop_colour in ((255, 255, 255), (128, 128, 128), (0, 0, 0)):
+        c = np.float32(backdrop_colour)
+        image = (true[..., None] * subject + (1 - true[..., None]) * c + 0.5).astype(np.uint8)
+        least = guide.bounded_alpha(image, np.full(true.shape, 1, np.uint8), c)  # a model alpha below every bound
+        assert np.abs(least.astype(np.float32) - 255 * true).max() <= 2, backdrop_colour
+
+
+def test_only_a_saturated_backdrop_is_left_to_matting():
+    assert guide.neutral_share(np.float32([255, 255, 255])) == 1.0
+    assert guide.neutral_share(np.float32([128, 128, 128])) == 1.0
+    assert guide.neutral_share(np.float32([235, 225, 200])) == 1.0
+    assert guide.neutral_share(np.float32([0, 255, 0])) == 0.0
+    assert guide.neutral_share(np.float32([255, 0, 255])) == 0.0
+    assert 0.0 < guide.neutral_share(np.float32([40, 60, 200])) < 1.0
 
 
 @pytest.mark.parametrize("colour", list(LEANS), ids=["magenta", "green", "white"])
@@ -192,7 +231,7 @@ def test_an_alpha_from_matting_is_not_matted_again(monkeypatch):
     def refuse(*_):
         raise AssertionError("an alpha from matting is matted again")
 
-    monkeypatch.setattr(guide, "matted_alpha", refuse)
+    monkeypatch.setattr(guide, "unmixing_alpha", refuse)
     foreground.estimate(image, blurred, guided=False)
 
 
@@ -204,7 +243,7 @@ def test_a_textured_background_or_none_beside_the_edge_keeps_soft_pixels_as_samp
     def refuse(*_):
         raise AssertionError("beside a textured background the colours cannot tell the alpha")
 
-    monkeypatch.setattr(guide, "matted_alpha", refuse)
+    monkeypatch.setattr(guide, "unmixing_alpha", refuse)
     fg = scenes.true_foreground(512) * 255
     assert edge_error(foreground.estimate(image, a8), fg, a8) < edge_error(image, fg, a8)
     no_clear_pixels = np.maximum(a8, 1)
