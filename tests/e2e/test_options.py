@@ -184,16 +184,22 @@ def test_bounding_box_chains_into_core_crop(runs):
 
 
 @pytest.mark.parametrize("color", [(255, 0, 255), (0, 255, 0), (255, 255, 255)], ids=["magenta", "green", "white"])
-@pytest.mark.parametrize("truth", ["smooth", "photo"])
+@pytest.mark.parametrize("truth", ["smooth", "photo", "car-1", "cloth-1"])
 def test_refine_foreground_halves_the_edge_colour_error_with_the_default_model(server, color, truth):
-    """Ground truth by construction: a known foreground F with a known soft matte A (anime-girl-1's), composited
-    over a colour: I = F*A + colour*(1-A), uploaded as a plain RGB picture. "smooth": rembg's u2net alpha made
+    """Ground truth by construction: a known foreground F with a known soft matte A, composited over a colour:
+    I = F*A + colour*(1-A), uploaded as a plain RGB picture. "smooth": rembg's u2net alpha of anime-girl-1 made
     opaque inside, and the subject's colours carried smoothly into the edge; "photo" (as issue 12 measured):
-    the photo's own pixels and rembg's u2net alpha as they are. The node (u2net, its default) cuts it out with
-    and without refine_foreground; the edge colour error is the mean |cutout RGB - F| where the true alpha is
-    between 0.2 and 0.8, every such pixel counted (those the node made transparent show no colour)."""
-    photo = np.asarray(Image.open(fixtures.ANIME).convert("RGB"))
-    matte = np.asarray(Image.open(fixtures.expected("u2net")).getchannel("A"))
+    anime-girl-1's own pixels and rembg's u2net alpha as they are; car-1 and cloth-1: the photo's own pixels and
+    the node's own mask of it (u2net). The node (u2net, its default) cuts it out with and without
+    refine_foreground; the edge colour error is the mean |cutout RGB - F| where the true alpha is between 0.2
+    and 0.8, every such pixel counted (those the node made transparent show no colour)."""
+    photo = np.asarray(Image.open(fixtures.REMBG / f"{truth}.jpg" if "-" in truth else fixtures.ANIME).convert("RGB"))
+    if "-" in truth:
+        item = server.run({"rb": {"type": "remove_background", "image": {"image_name": server.upload(Image.fromarray(photo))}}})
+        assert item["status"] == "completed", item.get("error_traceback")
+        matte = np.asarray(server.image(server.output(item, "rb")["mask"]["image_name"]).convert("L"))
+    else:
+        matte = np.asarray(Image.open(fixtures.expected("u2net")).getchannel("A"))
     if truth == "smooth":
         matte = scenes.known_matte(matte)
         fg = scenes.known_foreground(photo, matte)
