@@ -50,7 +50,7 @@ REACH = WINDOW // 2 + 4 * math.ceil(SIGMA)  # pixels around a region its trust d
 # matted alpha alone, a linear mix between
 NEUTRAL, SATURATED = 128.0, 192.0
 TOWARD_MODEL = 0.45  # the bounded alpha's place between the least alpha the colours allow (0) and the model's (1)
-ROWS = 256  # the bounded alpha is made this many rows at a time (a 12000² picture's float rows: 37 MB)
+ROWS = 256  # the bounded alpha is made this many rows at a time, on their soft pixels only
 
 
 def unmixing_alpha(rgb: np.ndarray, alpha: np.ndarray, progress: Fraction | None = None) -> np.ndarray | None:
@@ -87,12 +87,14 @@ def bounded_alpha(rgb: np.ndarray, alpha: np.ndarray, colour: np.ndarray) -> np.
     below, above = 1.0 / np.maximum(c, 1.0), 1.0 / np.maximum(255.0 - c, 1.0)
     for y0 in range(0, alpha.shape[0], ROWS):
         rows = slice(y0, y0 + ROWS)
-        diff = rgb[rows].astype(np.float32) - c
-        least = np.max(np.where(diff < 0, -diff * below, diff * above), axis=-1)
-        model = alpha[rows].astype(np.float32) / 255.0
-        mixed = least + TOWARD_MODEL * np.maximum(model - least, 0.0)
         soft = (alpha[rows] > 0) & (alpha[rows] < 255)
-        out[rows][soft] = np.clip(255.0 * mixed[soft] + 0.5, 1, 254).astype(np.uint8)
+        if not soft.any():
+            continue
+        diff = rgb[rows][soft].astype(np.float32) - c
+        least = np.max(np.where(diff < 0, -diff * below, diff * above), axis=-1)
+        model = alpha[rows][soft].astype(np.float32) / 255.0
+        mixed = least + TOWARD_MODEL * np.maximum(model - least, 0.0)
+        out[rows][soft] = np.clip(255.0 * mixed + 0.5, 1, 254).astype(np.uint8)
     return out
 
 
