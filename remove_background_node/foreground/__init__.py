@@ -16,7 +16,7 @@ Three stages, work and memory scaling with the soft band, not the picture:
 Beside a plain backdrop the stages run once more on an alpha the colours say more about, trusted at
 every level (``guide``: matted over the model's band beside a saturated backdrop, bounded by the
 colours beside a neutral one), and where both alphas are soft the colours move toward that run's by
-how plain the backdrop is (``backdrop.texture``) and how far that alpha may be trusted there
+how plain the backdrop is (``backdrop.measure``) and how far that alpha may be trusted there
 (``guide.trust``: not across hair strands).
 
 One light pass builds the picture's 8x-reduced grid; full-resolution work happens only in tiles
@@ -61,9 +61,10 @@ def estimate(
     if not cv2.countNonZero(masks.soft(alpha)):
         return rgb
     report = Fraction(progress)
-    texture = backdrop.texture(rgb, alpha)
+    texture, colour = backdrop.measure(rgb, alpha)
     luts = _confidences(backdrop.background_power(texture))
-    matted = guide.unmixing_alpha(rgb, alpha, report.part(0.0, GUIDE_SHARE)) if guided and texture < 1.0 else None
+    use_guide = guided and texture < 1.0 and colour is not None  # a colour is known wherever texture < 1
+    matted = guide.unmixing_alpha(rgb, alpha, colour, report.part(0.0, GUIDE_SHARE)) if use_guide else None
     start = 0.0 if matted is None else GUIDE_SHARE
     middle = 1.0 if matted is None else (1.0 + start) / 2
     # Every tile reads the original colours around it, so they are written back only once all are done: no

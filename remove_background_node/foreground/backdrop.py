@@ -13,6 +13,7 @@ pixels' colours (measured on the picture reduced by SHIFT, which averages sensor
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -27,11 +28,26 @@ REACH = 8  # ... over clear pixels within this many reduced pixels of the soft e
 MIN_SAMPLES = 16  # fewer such pixels than this: nothing to tell by, so textured (the cautious choice)
 
 
+class Backdrop(NamedTuple):
+    texture: float  # 0 a plain backdrop, 1 a textured background (or none to tell by), linear in the spread between
+    colour: np.ndarray | None  # the clear pixels' median colour (3 float32 levels); None when too few to tell by
+
+
+def measure(rgb: np.ndarray, alpha: np.ndarray) -> Backdrop:
+    """HxWx3 uint8 image and HxW uint8 alpha -> how textured the background beside the soft edge is, and its colour,
+    from one sampling of the clear pixels near the edge."""
+    found = _edge_samples(rgb, alpha)
+    if found is None:
+        return Backdrop(1.0, None)
+    small, samples = found
+    spread = _spread(small, samples)
+    texture = min(max((spread - PLAIN) / (TEXTURED - PLAIN), 0.0), 1.0)
+    return Backdrop(texture, np.median(small[samples > 0], axis=0).astype(np.float32))
+
+
 def texture(rgb: np.ndarray, alpha: np.ndarray) -> float:
-    """HxWx3 uint8 image and HxW uint8 alpha -> how textured the background beside the soft edge is: 0 a plain
-    backdrop, 1 a textured background (or none to tell by), linear in the spread between."""
-    spread = edge_spread(rgb, alpha)
-    return 1.0 if spread is None else min(max((spread - PLAIN) / (TEXTURED - PLAIN), 0.0), 1.0)
+    """HxWx3 uint8 image and HxW uint8 alpha -> how textured the background beside the soft edge is (Backdrop)."""
+    return measure(rgb, alpha).texture
 
 
 def background_power(texture: float) -> float:
@@ -43,9 +59,11 @@ def edge_spread(rgb: np.ndarray, alpha: np.ndarray) -> float | None:
     """HxWx3 uint8 image and HxW uint8 alpha -> the median local colour spread (standard deviation over 3x3
     reduced pixels, in levels) of the clear background near the soft edge; None when too little of it is there."""
     found = _edge_samples(rgb, alpha)
-    if found is None:
-        return None
-    small, samples = found
+    return None if found is None else _spread(*found)
+
+
+def _spread(small: np.ndarray, samples: np.ndarray) -> float:
+    """A reduced picture and a mask of clear samples in it -> the median local colour spread over the samples."""
     spread = np.zeros(small.shape[:2], np.float32)
     for channel in cv2.split(small):
         c = channel.astype(np.float32)
@@ -53,16 +71,6 @@ def edge_spread(rgb: np.ndarray, alpha: np.ndarray) -> float | None:
         square = cv2.blur(cv2.multiply(c, c), (3, 3))
         spread += np.sqrt(np.maximum(cv2.subtract(square, cv2.multiply(mean, mean)), 0.0))
     return float(np.median(spread[samples > 0])) / small.shape[2]
-
-
-def colour(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray | None:
-    """HxWx3 uint8 image and HxW uint8 alpha -> the median colour (3 float32 levels) of the clear background near
-    the soft edge; None when too little of it is there."""
-    found = _edge_samples(rgb, alpha)
-    if found is None:
-        return None
-    small, samples = found
-    return np.median(small[samples > 0], axis=0).astype(np.float32)
 
 
 def _edge_samples(rgb: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

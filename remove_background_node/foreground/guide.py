@@ -33,7 +33,6 @@ import numpy as np
 
 from .. import matting
 from ..matting.progress import Fraction
-from . import backdrop
 
 SIDE = 512  # the band is solved on the picture reduced to about this longer side
 TRIMAP_SIDE = 2048  # the trimap is made on the model's alpha reduced to at most this longer side
@@ -54,13 +53,13 @@ TOWARD_MODEL = 0.45  # the bounded alpha's place between the least alpha the col
 ROWS = 256  # the bounded alpha is made this many rows at a time, on their soft pixels only
 
 
-def unmixing_alpha(rgb: np.ndarray, alpha: np.ndarray, progress: Fraction | None = None) -> np.ndarray | None:
-    """HxWx3 uint8 image beside a plain backdrop, HxW uint8 model alpha and optional progress -> HxW uint8 alpha to
-    unmix the soft edge's colours by: matted beside a saturated backdrop, bounded beside a neutral one (white,
-    grey, black, pastels), a mix between; None when there is nothing to make it from."""
-    colour = backdrop.colour(rgb, alpha)
-    if colour is None:
-        return None
+def unmixing_alpha(
+    rgb: np.ndarray, alpha: np.ndarray, colour: np.ndarray, progress: Fraction | None = None,
+) -> np.ndarray | None:
+    """HxWx3 uint8 image beside a plain backdrop, HxW uint8 model alpha, the backdrop's colour (backdrop.measure)
+    and optional progress -> HxW uint8 alpha to unmix the soft edge's colours by: matted beside a saturated
+    backdrop, bounded beside a neutral one (white, grey, black, pastels), a mix between; None when there is
+    nothing to make it from."""
     share = neutral_share(colour)
     matted = matted_alpha(rgb, alpha, progress) if share < 1.0 else None
     if share == 0.0:
