@@ -57,19 +57,22 @@ class Between:
         # and its blobs over where either has it, so that a moving subject's leading and trailing edges are inside.
         both = np.minimum(neighbours[0][2], neighbours[1][2])
         either = np.maximum(neighbours[0][2], neighbours[1][2])
-        moved, noises = [], []
-        for (other_small, other_grey, _), (_, other_matte) in zip(neighbours, (before, after)):
-            motion, blobs, noise = temporal.subject_motion(
+        motions = [
+            temporal.subject_motion(
                 self.flow, (small, grey, both), (other_small, other_grey, either), temporal.pixel_grid(self.grids, size)
             )
+            for other_small, other_grey, _ in neighbours
+        ]
+        noises = [noise for _, _, noise in motions]
+        if temporal.scene_cut(max(noises), min(noises)):  # one neighbour is of another scene: nothing to move
+            return None
+        moved = []
+        for (motion, blobs, _), (_, other_matte) in zip(motions, (before, after)):
             matte = other_matte.astype(np.float32)  # the motion is zero outside the blobs: there it stays where it is
             if blobs.any():
                 box = temporal.box_around(cv2.resize(blobs.astype(np.uint8), (width, height), interpolation=cv2.INTER_LINEAR))
                 matte[box] = temporal.move(matte, motion, box, temporal.pixel_grid(self.grids, (width, height)))
             moved.append(matte)
-            noises.append(noise)
-        if temporal.scene_cut(max(noises), min(noises)):  # one neighbour is of another scene
-            return None
         first, second = moved
         subject = np.count_nonzero((first >= DISAGREE) | (second >= DISAGREE))
         if np.count_nonzero(np.abs(first - second) >= DISAGREE) > DISAGREE_SHARE * max(subject, 1):
