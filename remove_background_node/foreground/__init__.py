@@ -17,7 +17,7 @@ Beside a plain backdrop the stages run once more on an alpha the colours say mor
 every level (``guide``: matted over the model's band beside a saturated backdrop, bounded by the
 colours beside a neutral one), and where both alphas are soft the colours move toward that run's by
 how plain the backdrop is (``backdrop.measure``) and how far that alpha may be trusted there
-(``guide.trust``: not across hair strands).
+(``guide.trust``: not across hair strands, nor where that alpha lies below what the colours allow).
 
 One light pass builds the picture's 8x-reduced grid; full-resolution work happens only in tiles
 holding soft pixels, and a tile's result equals a whole-picture run's. Only pixels with
@@ -70,34 +70,38 @@ def estimate(
     # Every tile reads the original colours around it, so they are written back only once all are done: no
     # full-size copy when the caller's image may be overwritten (a 4096² picture's is 48 MB of fresh memory)
     patches = _patches(rgb, alpha, luts, DETAIL_WIDTH, tile, report.part(start, middle))
-    guided_patches = [] if matted is None else _patches(rgb, matted, luts, TRUSTED, tile, report.part(middle, 1.0))
+    if matted is not None:
+        guided_patches = dict(_patches(rgb, matted, luts, TRUSTED, tile, report.part(middle, 1.0)))
+        _blend_guided(patches, guided_patches, rgb, alpha, matted, colour, 1.0 - texture)
     report(1.0)
     out = rgb if in_place else rgb.copy()
     for (y0, x0), patch in patches:
         out[y0 : y0 + patch.shape[0], x0 : x0 + patch.shape[1]] = patch
-    if matted is not None:
-        _blend_guided(out, alpha, matted, guided_patches, 1.0 - texture)
     return out
 
 
 def _blend_guided(
-    out: np.ndarray, alpha: np.ndarray, matted: np.ndarray, patches: list[tuple[tuple[int, int], np.ndarray]],
-    plain: float,
+    patches: list[tuple[tuple[int, int], np.ndarray]], guided: dict[tuple[int, int], np.ndarray], rgb: np.ndarray,
+    alpha: np.ndarray, unmixing: np.ndarray, colour: np.ndarray, plain: float,
 ) -> None:
-    """Colours estimated by the model's alpha, that alpha, the matted one, the colours unmixed by the matted alpha
-    and how plain the backdrop is (0..1) -> nothing; where both alphas are soft, out moves toward the matted
-    alpha's colours by guide.trust times that plainness."""
+    """Tiles of colours estimated by the model's alpha, the same tiles' colours unmixed by the guide's alpha, the
+    picture (not yet written to), the model's alpha, the guide's, the backdrop's colour and how plain the backdrop
+    is (0..1) -> nothing; where both alphas are soft, each tile moves toward the guide's colours by guide.trust
+    times that plainness."""
     h, w = alpha.shape
+    neutral = guide.neutral_share(colour)
     for (y0, x0), patch in patches:
+        if (y0, x0) not in guided:
+            continue
         y1, x1 = y0 + patch.shape[0], x0 + patch.shape[1]
-        both = cv2.bitwise_and(masks.soft(alpha[y0:y1, x0:x1]), masks.soft(matted[y0:y1, x0:x1])) > 0
+        both = cv2.bitwise_and(masks.soft(alpha[y0:y1, x0:x1]), masks.soft(unmixing[y0:y1, x0:x1])) > 0
         if not both.any():
             continue
-        ry0, rx0 = max(0, y0 - guide.REACH), max(0, x0 - guide.REACH)
-        around = matted[ry0 : min(h, y1 + guide.REACH), rx0 : min(w, x1 + guide.REACH)]
-        weight = np.float32(plain) * guide.trust(around)[y0 - ry0 : y1 - ry0, x0 - rx0 : x1 - rx0]
+        ry0, rx0, ry1, rx1 = max(0, y0 - guide.REACH), max(0, x0 - guide.REACH), min(h, y1 + guide.REACH), min(w, x1 + guide.REACH)
+        trusted = guide.trust(unmixing[ry0:ry1, rx0:rx1], rgb[ry0:ry1, rx0:rx1], colour, neutral)
+        weight = np.float32(plain) * trusted[y0 - ry0 : y1 - ry0, x0 - rx0 : x1 - rx0]
         weight[~both] = 0.0
-        out[y0:y1, x0:x1] = cv2.blendLinear(patch, out[y0:y1, x0:x1], weight, 1.0 - weight)
+        patch[:] = cv2.blendLinear(guided[(y0, x0)], patch, weight, 1.0 - weight)
 
 
 def _patches(

@@ -18,10 +18,14 @@ the measured band of rembg's four test pictures: 1.24-1.48x the true alpha over 
 the bound to the model's. Where the model is right, that costs some of the gain (README,
 Performance: edge colours).
 
-Dividing by such an alpha is only as good as that alpha. It is trusted where it is well above
-clear and changes smoothly, as across a model's blurred edge; across hair strands it changes from
-pixel to pixel, a small error in it is a large one in the colour, and unmixing along the line to
-the inside's colour measured better there. The mask the user gets stays the model's (or matting's).
+Dividing by such an alpha is only as good as that alpha. It is trusted where it changes smoothly,
+as across a model's blurred edge; across hair strands it changes from pixel to pixel, a small error
+in it is a large one in the colour, and unmixing along the line to the inside's colour measured
+better there. It is not trusted where it, or an alpha beside it, lies below the least the colours
+allow: matting that failed there (a soft subject it could not tell from the backdrop) would unmix
+to colours outside the RGB cube. Beside a neutral backdrop the bounded alpha is also not trusted
+near clear, where it is mostly the bound's guess. The mask the user gets stays the model's (or
+matting's).
 """
 
 from __future__ import annotations
@@ -40,11 +44,16 @@ TRIMAP_SIDE = 2048  # the trimap is made on the model's alpha reduced to at most
 # pixels reach 240..249, and a sure subject there pins them at opaque; sure background from rembg's default 10
 FOREGROUND, BACKGROUND = 250, 10
 ERODE_PER_PIXEL = 1.0 / 85.0  # the erosion as a share of the longer side: rembg's default 10 at 850 pixels
-# trust: none below LOW, full from HIGH (levels of the matted alpha: dividing by less magnifies its error) ...
-LOW, HIGH = 0.15 * 255, 0.35 * 255
-# ... and falling off, with this scale in levels, with the alpha's local roughness: its mean departure from
-# itself blurred by SIGMA pixels, over WINDOW x WINDOW pixels (a model's blurred edge: about 8-12, hair: 45)
+# trust falls off, with this scale in levels, with the alpha's local roughness: its mean departure from itself
+# blurred by SIGMA pixels, over WINDOW x WINDOW pixels (a model's blurred edge: about 8-12, hair: 45) ...
 ROUGH, SIGMA, WINDOW = 20.0, 1.0, 15
+# ... with how far, in levels, the alpha lies below the least the colours allow, at its lowest over
+# SHORT_WINDOW x SHORT_WINDOW pixels ...
+SHORT, SHORT_WINDOW = 30.0, 5
+# ... and with its level: none below the first, full from the second (dividing by less magnifies the alpha's error);
+# lower beside a saturated backdrop, where a matted alpha that passes the colours' bound measured right further down,
+# than beside a neutral one, where a bounded alpha near clear is mostly the bound's guess; linear in the neutral share
+NEUTRAL_LEVELS, SATURATED_LEVELS = (0.15 * 255, 0.35 * 255), (0.05 * 255, 0.2 * 255)
 REACH = WINDOW // 2 + 4 * math.ceil(SIGMA)  # pixels around a region its trust depends on (OpenCV cuts the Gaussian at 4 sigma)
 # the backdrop's chroma (its highest level less its lowest): up to NEUTRAL the bounded alpha alone, from SATURATED the
 # matted alpha alone, a linear mix between
@@ -82,20 +91,34 @@ def bounded_alpha(rgb: np.ndarray, alpha: np.ndarray, colour: np.ndarray) -> np.
     pixels TOWARD_MODEL of the way from the least alpha the pixel's colour allows (a subject colour inside the RGB
     cube) up to the model's, the least itself where the model's is below it; elsewhere the model's."""
     out = alpha.copy()
-    c = colour.astype(np.float32)
-    # per channel, 1 / the room between the backdrop and the cube's face the pixel lies toward
-    below, above = 1.0 / np.maximum(c, 1.0), 1.0 / np.maximum(255.0 - c, 1.0)
     for y0 in range(0, alpha.shape[0], ROWS):
         rows = slice(y0, y0 + ROWS)
         soft = (alpha[rows] > 0) & (alpha[rows] < 255)
         if not soft.any():
             continue
-        diff = rgb[rows][soft].astype(np.float32) - c
-        least = np.max(np.where(diff < 0, -diff * below, diff * above), axis=-1)
+        least = least_alpha(rgb[rows][soft], colour)
         model = alpha[rows][soft].astype(np.float32) / 255.0
         mixed = least + TOWARD_MODEL * np.maximum(model - least, 0.0)
         out[rows][soft] = np.clip(255.0 * mixed + 0.5, 1, 254).astype(np.uint8)
     return out
+
+
+def least_alpha(rgb: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """HxWx3 or Nx3 uint8 colours and the backdrop's colour (3 levels) -> HxW or N float32 0..1, the least alpha at
+    which each pixel's subject colour stays inside the RGB cube."""
+    image = rgb if rgb.ndim == 3 else np.ascontiguousarray(rgb).reshape(-1, 1, 3)
+    # per channel, looked up: how far the level lies from the backdrop's, as a share of the room between the
+    # backdrop and the cube's face it lies toward; the pixel's bound is the largest of its three
+    red, green, blue = cv2.split(cv2.LUT(image, _least_table(colour)))
+    return cv2.max(cv2.max(red, green), blue).reshape(rgb.shape[:-1])
+
+
+def _least_table(colour: np.ndarray) -> np.ndarray:
+    """The backdrop's colour (3 levels) -> 1x256x3 float32 table of least_alpha's per-channel bound at each level."""
+    c = colour.astype(np.float32)
+    levels = np.arange(256, dtype=np.float32)[:, None]
+    below, above = (c - levels) / np.maximum(c, 1.0), (levels - c) / np.maximum(255.0 - c, 1.0)
+    return np.where(levels < c, below, above).astype(np.float32).reshape(1, 256, 3)
 
 
 def matted_alpha(rgb: np.ndarray, alpha: np.ndarray, progress: Fraction | None = None) -> np.ndarray | None:
@@ -114,10 +137,14 @@ def matted_alpha(rgb: np.ndarray, alpha: np.ndarray, progress: Fraction | None =
     return matting.solve_alpha(rgb, tri, progress, factor=max(1, math.ceil(longer / SIDE)))
 
 
-def trust(matted: np.ndarray) -> np.ndarray:
-    """HxW uint8 matted alpha (a region of it, REACH pixels wider on every side the picture goes on) -> HxW float32
-    0..1: how far colours unmixed by it are to be trusted over those unmixed along the line to the inside's colour."""
-    a = matted.astype(np.float32)
+def trust(unmixing: np.ndarray, rgb: np.ndarray, colour: np.ndarray, neutral: float) -> np.ndarray:
+    """HxW uint8 unmixing alpha and the HxWx3 uint8 picture (a region of them, REACH pixels wider on every side the
+    picture goes on), the backdrop's colour and its neutral share -> HxW float32 0..1: how far colours unmixed by
+    that alpha are to be trusted over those unmixed along the line to the inside's colour."""
+    a = unmixing.astype(np.float32)
     rough = cv2.blur(cv2.absdiff(a, cv2.GaussianBlur(a, (0, 0), SIGMA)), (WINDOW, WINDOW))
-    level = np.clip((a - LOW) / (HIGH - LOW), 0.0, 1.0)
-    return level * np.exp(-np.square(rough / ROUGH))
+    short = np.maximum(255.0 * least_alpha(rgb, colour) - a, 0.0)
+    consistent = cv2.erode(np.exp(-np.square(short / SHORT)), np.ones((SHORT_WINDOW, SHORT_WINDOW), np.uint8))
+    low, high = (n * neutral + s * (1.0 - neutral) for n, s in zip(NEUTRAL_LEVELS, SATURATED_LEVELS))
+    level = np.clip((a - low) / (high - low), 0.0, 1.0)
+    return level * np.exp(-np.square(rough / ROUGH)) * consistent

@@ -216,13 +216,49 @@ def test_across_hair_strands_the_matted_alpha_is_not_trusted(colour, lean, monke
     assert guided <= 1.1 * by_model
 
 
-def test_the_matted_alphas_trust_is_low_across_strands_and_high_across_a_blurred_edge():
-    _, _, band, blurred = backdrop_scene((255, 0, 255))
-    strands = (scenes.hairy_disc_alpha(512) * 255 + 0.5).astype(np.uint8)
-    assert np.median(guide.trust(strands)[band]) < 0.1
+MAGENTA = np.float32([255, 0, 255])
+
+
+def smooth_edge_scene() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A plain blue-grey disc with a model's blurred edge over magenta -> (picture, its alpha, where that alpha lies
+    between 0.4 and 0.9)."""
     smooth = cv2.GaussianBlur(disc(512, 150, soft=2), (0, 0), 6)
-    soft = (smooth > 0.4 * 255) & (smooth < 0.9 * 255)
-    assert np.median(guide.trust(smooth)[soft]) > 0.8
+    image = scenes.over_colour(np.full((512, 512, 3), (40, 120, 200), np.float32), smooth, (255, 0, 255))
+    return image, smooth, (smooth > 0.4 * 255) & (smooth < 0.9 * 255)
+
+
+def test_the_matted_alphas_trust_is_low_across_strands_and_high_across_a_blurred_edge():
+    image, _, band, _ = backdrop_scene((255, 0, 255))
+    strands = (scenes.hairy_disc_alpha(512) * 255 + 0.5).astype(np.uint8)
+    assert np.median(guide.trust(strands, image, MAGENTA, 0.0)[band]) < 0.1
+    image, smooth, soft = smooth_edge_scene()
+    assert np.median(guide.trust(smooth, image, MAGENTA, 0.0)[soft]) > 0.8
+
+
+def test_an_alpha_below_what_the_colours_allow_is_not_trusted():
+    """Half the true alpha of a blurred edge would unmix its colours to outside the RGB cube: matting that failed."""
+    image, smooth, soft = smooth_edge_scene()
+    assert np.median(guide.trust(smooth // 2, image, MAGENTA, 0.0)[soft]) < 0.05
+
+
+def test_where_matting_fails_the_colours_stay_those_unmixed_by_the_models_alpha(monkeypatch):
+    """anime-girl-1's photo over magenta through rembg's u2net alpha, with a guide whose alpha is a third of the
+    true one (as matting gave for a soft subject it could not tell from the backdrop): the colours are no worse than
+    without the guide."""
+    photo = np.asarray(Image.open(fixtures.ANIME).convert("RGB")).astype(np.float32)
+    matte = np.asarray(Image.open(fixtures.expected("u2net")).getchannel("A"))
+    image, band = scenes.over_colour(photo, matte, (255, 0, 255)), scenes.edge_band(matte)
+    failed = (matte // 3).astype(np.uint8)
+    monkeypatch.setattr(guide, "unmixing_alpha", lambda *_: failed)
+
+    def band_error() -> float:
+        return float(np.abs(foreground.estimate(image, matte)[band].astype(np.float32) - photo[band]).mean())
+
+    guided = band_error()
+    monkeypatch.setattr(guide, "unmixing_alpha", lambda *_: None)
+    by_model = band_error()
+    print(f"a failed guide {guided:.2f}, by the model's alpha {by_model:.2f} ({guided / by_model:.2f}x)")
+    assert guided <= 1.1 * by_model
 
 
 def test_an_alpha_from_matting_is_not_matted_again(monkeypatch):
