@@ -64,14 +64,14 @@ ROWS = 256  # the bounded alpha is made this many rows at a time, on their soft 
 
 def unmixing_alpha(
     rgb: np.ndarray, alpha: np.ndarray, colour: np.ndarray, progress: Fraction | None = None,
-) -> np.ndarray | None:
+) -> np.ndarray:
     """HxWx3 uint8 image beside a plain backdrop, HxW uint8 model alpha, the backdrop's colour (backdrop.measure)
     and optional progress -> HxW uint8 alpha to unmix the soft edge's colours by: matted beside a saturated
-    backdrop, bounded beside a neutral one (white, grey, black, pastels), a mix between; None when there is
-    nothing to make it from."""
+    backdrop, bounded beside a neutral one (white, grey, black, pastels), a mix between; bounded too where the
+    model's alpha leaves matting no sure subject or no sure background."""
     share = neutral_share(colour)
     matted = matted_alpha(rgb, alpha, progress) if share < 1.0 else None
-    if share == 0.0:
+    if matted is not None and share == 0.0:
         return matted
     if progress is not None:
         progress(1.0)

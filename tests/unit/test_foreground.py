@@ -129,18 +129,14 @@ def test_a_plain_backdrop_comes_out_of_the_edge_more_fully(colour, monkeypatch):
     assert plain_rule <= 0.9 * textured_rule
 
 
-def with_and_without_guide(
-    image: np.ndarray, alpha: np.ndarray, fg: np.ndarray, band: np.ndarray, monkeypatch: pytest.MonkeyPatch
-) -> tuple[float, float]:
+def with_and_without_guide(image: np.ndarray, alpha: np.ndarray, fg: np.ndarray, band: np.ndarray) -> tuple[float, float]:
     """A picture, the alpha to unmix by, the true foreground and where to measure -> the mean colour error there
     with the guide, and without it (unmixed by that alpha alone, the baseline the guide is measured against)."""
 
-    def band_error() -> float:
-        return float(np.abs(foreground.estimate(image, alpha)[band].astype(np.float32) - fg[band]).mean())
+    def band_error(guided: bool) -> float:
+        return float(np.abs(foreground.estimate(image, alpha, guided=guided)[band].astype(np.float32) - fg[band]).mean())
 
-    guided = band_error()
-    monkeypatch.setattr(guide, "unmixing_alpha", lambda *_: None)
-    return guided, band_error()
+    return band_error(True), band_error(False)
 
 
 def leaning(alpha: np.ndarray, power: float) -> np.ndarray:
@@ -153,7 +149,7 @@ LEANS = {(255, 0, 255): 1.7, (0, 255, 0): 1.7, (255, 255, 255): 0.6}  # u2net's 
 
 
 @pytest.mark.parametrize("colour", list(LEANS), ids=["magenta", "green", "white"])
-def test_beside_a_plain_backdrop_the_colours_say_how_much_of_it_an_edge_unlike_the_inside_holds(colour, monkeypatch):
+def test_beside_a_plain_backdrop_the_colours_say_how_much_of_it_an_edge_unlike_the_inside_holds(colour):
     """anime-girl-1's own pixels over a plain colour through rembg's u2net alpha: the edge pixels' true colour is
     the photo's, mixed with its old background, unlike the inside's. The model's alpha leans as u2net's does
     over that colour. Unmixing by an alpha matted over the band leaves less of the backdrop than unmixing along
@@ -161,7 +157,7 @@ def test_beside_a_plain_backdrop_the_colours_say_how_much_of_it_an_edge_unlike_t
     photo = np.asarray(Image.open(fixtures.ANIME).convert("RGB")).astype(np.float32)
     matte = np.asarray(Image.open(fixtures.expected("u2net")).getchannel("A"))
     image, band = scenes.over_colour(photo, matte, colour), scenes.edge_band(matte)
-    guided, by_model = with_and_without_guide(image, leaning(matte, LEANS[colour]), photo, band, monkeypatch)
+    guided, by_model = with_and_without_guide(image, leaning(matte, LEANS[colour]), photo, band)
     print(f"{colour}: guided {guided:.2f}, by the model's alpha {by_model:.2f} ({guided / by_model:.2f}x)")
     assert guided <= 0.8 * by_model
 
@@ -207,11 +203,11 @@ def test_only_a_saturated_backdrop_is_left_to_matting():
 
 @pytest.mark.parametrize("colour", list(LEANS), ids=["magenta", "green", "white"])
 @pytest.mark.parametrize("lean", [0.6, 1.0, 1.7], ids=["too-opaque", "blurred", "too-clear"])
-def test_across_hair_strands_the_matted_alpha_is_not_trusted(colour, lean, monkeypatch):
+def test_across_hair_strands_the_matted_alpha_is_not_trusted(colour, lean):
     """Hair over a plain backdrop: a matted alpha changes from pixel to pixel across strands, and dividing by it
     would magnify its errors, so the colours stay those unmixed along the line to the inside's colour."""
     image, fg, band, blurred = backdrop_scene(colour)
-    guided, by_model = with_and_without_guide(image, leaning(blurred, lean), fg, band, monkeypatch)
+    guided, by_model = with_and_without_guide(image, leaning(blurred, lean), fg, band)
     print(f"{colour} lean {lean}: guided {guided:.2f}, by the model's alpha {by_model:.2f} ({guided / by_model:.2f}x)")
     assert guided <= 1.1 * by_model
 
@@ -251,14 +247,27 @@ def test_where_matting_fails_the_colours_stay_those_unmixed_by_the_models_alpha(
     failed = (matte // 3).astype(np.uint8)
     monkeypatch.setattr(guide, "unmixing_alpha", lambda *_: failed)
 
-    def band_error() -> float:
-        return float(np.abs(foreground.estimate(image, matte)[band].astype(np.float32) - photo[band]).mean())
+    def band_error(guided: bool) -> float:
+        return float(np.abs(foreground.estimate(image, matte, guided=guided)[band].astype(np.float32) - photo[band]).mean())
 
-    guided = band_error()
-    monkeypatch.setattr(guide, "unmixing_alpha", lambda *_: None)
-    by_model = band_error()
+    guided, by_model = band_error(True), band_error(False)
     print(f"a failed guide {guided:.2f}, by the model's alpha {by_model:.2f} ({guided / by_model:.2f}x)")
     assert guided <= 1.1 * by_model
+
+
+def test_with_no_sure_subject_for_matting_the_colours_bound_still_guides():
+    """A faint light subject over green (a rocket's white at dusk: alpha never above 0.6) whose model alpha is far too
+    clear, as u2net's was: matting has no sure subject to start from, and unmixing by the bound the colours set
+    leaves less of the backdrop than the model's alpha alone."""
+    true = cv2.GaussianBlur(disc(256, 60), (0, 0), 8).astype(np.float32) / 255.0 * 0.6
+    fg = np.full((256, 256, 3), (235, 230, 220), np.float32)
+    image = scenes.over_colour(fg, (true * 255 + 0.5).astype(np.uint8), (0, 255, 0))
+    model = (true * 0.3 * 255 + 0.5).astype(np.uint8)
+    assert guide.matted_alpha(image, model) is None
+    band = (true > 0.2) & (true < 0.55)
+    guided, by_model = with_and_without_guide(image, model, fg, band)
+    print(f"no sure subject: guided {guided:.2f}, by the model's alpha {by_model:.2f} ({guided / by_model:.2f}x)")
+    assert guided <= 0.5 * by_model
 
 
 def test_an_alpha_from_matting_is_not_matted_again(monkeypatch):
