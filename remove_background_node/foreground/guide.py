@@ -44,8 +44,9 @@ TRIMAP_SIDE = 2048  # the trimap is made on the model's alpha reduced to at most
 # pixels reach 240..249, and a sure subject there pins them at opaque; sure background from rembg's default 10
 FOREGROUND, BACKGROUND = 250, 10
 ERODE_PER_PIXEL = 1.0 / 85.0  # the erosion as a share of the longer side: rembg's default 10 at 850 pixels
-# trust falls off, with this scale in levels, with the alpha's local roughness: its mean departure from itself
-# blurred by SIGMA pixels, over WINDOW x WINDOW pixels (a model's blurred edge: about 8-12, hair: 45) ...
+# trust falls off as exp(-(roughness / ROUGH)^4) with the alpha's local roughness: its mean departure from
+# itself blurred by SIGMA pixels, over WINDOW x WINDOW pixels (a model's blurred edge and a sharp one: about 5-12,
+# keeping 0.88 and more; hair: 45, keeping none) ...
 ROUGH, SIGMA, WINDOW = 20.0, 1.0, 15
 # ... with how far, in levels, the alpha lies below the least the colours allow, at its lowest over
 # SHORT_WINDOW x SHORT_WINDOW pixels ...
@@ -147,4 +148,4 @@ def trust(unmixing: np.ndarray, rgb: np.ndarray, colour: np.ndarray, neutral: fl
     consistent = cv2.erode(np.exp(-np.square(short / SHORT)), np.ones((SHORT_WINDOW, SHORT_WINDOW), np.uint8))
     low, high = (n * neutral + s * (1.0 - neutral) for n, s in zip(NEUTRAL_LEVELS, SATURATED_LEVELS))
     level = np.clip((a - low) / (high - low), 0.0, 1.0)
-    return level * np.exp(-np.square(rough / ROUGH)) * consistent
+    return level * np.exp(-np.square(np.square(rough / ROUGH))) * consistent
