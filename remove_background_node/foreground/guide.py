@@ -23,9 +23,9 @@ as across a model's blurred edge; across hair strands it changes from pixel to p
 in it is a large one in the colour, and unmixing along the line to the inside's colour measured
 better there. It is not trusted where it, or an alpha beside it, lies below the least the colours
 allow: matting that failed there (a soft subject it could not tell from the backdrop) would unmix
-to colours outside the RGB cube. Beside a neutral backdrop the bounded alpha is also not trusted
-near clear, where it is mostly the bound's guess. The mask the user gets stays the model's (or
-matting's).
+to colours outside the RGB cube. Near clear it is trusted less (dividing by it magnifies its
+error), and less still beside a neutral backdrop, where a bounded alpha there is mostly the bound's
+guess. The mask the user gets stays the model's (or matting's).
 """
 
 from __future__ import annotations
