@@ -14,3 +14,11 @@ EDGE_PHOTOS = (*PHOTOS, REMBG / "plants-1.jpg")
 def expected(model: str) -> Path:
     """u2netp or u2net -> rembg's expected cutout of anime-girl-1 with that model (rembg's tests/results)."""
     return REMBG / f"anime-girl-1.{model}.png"
+
+
+def sample_photo(name: str) -> Path:
+    """A sample photo's name as scikit-image ships it (rembg requires scikit-image), e.g. coffee -> its path: photos
+    the pack's edge colours were not first built on."""
+    import skimage.data
+
+    return Path(skimage.data.__file__).parent / f"{name}.png"
