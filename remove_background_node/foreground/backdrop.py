@@ -45,25 +45,14 @@ def measure(rgb: np.ndarray, alpha: np.ndarray) -> Backdrop:
     return Backdrop(texture, np.median(small[samples > 0], axis=0).astype(np.float32))
 
 
-def texture(rgb: np.ndarray, alpha: np.ndarray) -> float:
-    """HxWx3 uint8 image and HxW uint8 alpha -> how textured the background beside the soft edge is (Backdrop)."""
-    return measure(rgb, alpha).texture
-
-
 def background_power(texture: float) -> float:
     """Texture (0 plain .. 1 textured) -> Q of the background confidence (1 - alpha)^Q, log-blended."""
     return math.exp((1.0 - texture) * math.log(Q_PLAIN) + texture * math.log(Q_TEXTURED))
 
 
-def edge_spread(rgb: np.ndarray, alpha: np.ndarray) -> float | None:
-    """HxWx3 uint8 image and HxW uint8 alpha -> the median local colour spread (standard deviation over 3x3
-    reduced pixels, in levels) of the clear background near the soft edge; None when too little of it is there."""
-    found = _edge_samples(rgb, alpha)
-    return None if found is None else _spread(*found)
-
-
 def _spread(small: np.ndarray, samples: np.ndarray) -> float:
-    """A reduced picture and a mask of clear samples in it -> the median local colour spread over the samples."""
+    """A reduced picture and a mask of clear samples in it -> the median local colour spread (standard deviation
+    over 3x3 reduced pixels, in levels) over the samples."""
     spread = np.zeros(small.shape[:2], np.float32)
     for channel in cv2.split(small):
         c = channel.astype(np.float32)

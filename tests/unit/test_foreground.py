@@ -122,7 +122,7 @@ def test_a_plain_backdrop_comes_out_of_the_edge_more_fully(colour, monkeypatch):
     def band_error() -> float:
         return float(np.abs(foreground.estimate(image, alpha)[band].astype(np.float32) - fg[band]).mean())
 
-    assert backdrop.background_power(backdrop.texture(image, alpha)) == pytest.approx(backdrop.Q_PLAIN)
+    assert backdrop.background_power(backdrop.measure(image, alpha).texture) == pytest.approx(backdrop.Q_PLAIN)
     plain_rule = band_error()
     monkeypatch.setattr(backdrop, "Q_PLAIN", backdrop.Q_TEXTURED)
     textured_rule = band_error()
@@ -283,7 +283,7 @@ def test_an_alpha_from_matting_is_not_matted_again(monkeypatch):
 def test_a_textured_background_or_none_beside_the_edge_keeps_soft_pixels_as_samples(monkeypatch):
     image, alpha = scenes.composite(512)
     a8 = (alpha * 255 + 0.5).astype(np.uint8)
-    assert backdrop.background_power(backdrop.texture(image, a8)) == pytest.approx(backdrop.Q_TEXTURED)
+    assert backdrop.background_power(backdrop.measure(image, a8).texture) == pytest.approx(backdrop.Q_TEXTURED)
 
     def refuse(*_):
         raise AssertionError("beside a textured background the colours cannot tell the alpha")
@@ -292,5 +292,6 @@ def test_a_textured_background_or_none_beside_the_edge_keeps_soft_pixels_as_samp
     fg = scenes.true_foreground(512) * 255
     assert edge_error(foreground.estimate(image, a8), fg, a8) < edge_error(image, fg, a8)
     no_clear_pixels = np.maximum(a8, 1)
-    assert backdrop.edge_spread(image, no_clear_pixels) is None
-    assert backdrop.background_power(backdrop.texture(image, no_clear_pixels)) == pytest.approx(backdrop.Q_TEXTURED)
+    nothing_to_tell_by = backdrop.measure(image, no_clear_pixels)
+    assert nothing_to_tell_by.colour is None
+    assert backdrop.background_power(nothing_to_tell_by.texture) == pytest.approx(backdrop.Q_TEXTURED)
