@@ -90,7 +90,6 @@ def _blend_guided(
     is (0..1) -> nothing; where both alphas are soft, each tile moves toward the guide's colours by guide.trust
     times that plainness."""
     h, w = alpha.shape
-    neutral = guide.neutral_share(colour)
     for (y0, x0), patch in patches:
         if (y0, x0) not in guided:
             continue
@@ -99,7 +98,7 @@ def _blend_guided(
         if not both.any():
             continue
         ry0, rx0, ry1, rx1 = max(0, y0 - guide.REACH), max(0, x0 - guide.REACH), min(h, y1 + guide.REACH), min(w, x1 + guide.REACH)
-        trusted = guide.trust(unmixing[ry0:ry1, rx0:rx1], rgb[ry0:ry1, rx0:rx1], colour, neutral)
+        trusted = guide.trust(unmixing[ry0:ry1, rx0:rx1], rgb[ry0:ry1, rx0:rx1], colour)
         weight = np.float32(plain) * trusted[y0 - ry0 : y1 - ry0, x0 - rx0 : x1 - rx0]
         weight[~both] = 0.0
         patch[:] = cv2.blendLinear(guided[(y0, x0)], patch, weight, 1.0 - weight)

@@ -138,14 +138,15 @@ def matted_alpha(rgb: np.ndarray, alpha: np.ndarray, progress: Fraction | None =
     return matting.solve_alpha(rgb, tri, progress, factor=max(1, math.ceil(longer / SIDE)))
 
 
-def trust(unmixing: np.ndarray, rgb: np.ndarray, colour: np.ndarray, neutral: float) -> np.ndarray:
+def trust(unmixing: np.ndarray, rgb: np.ndarray, colour: np.ndarray) -> np.ndarray:
     """HxW uint8 unmixing alpha and the HxWx3 uint8 picture (a region of them, REACH pixels wider on every side the
-    picture goes on), the backdrop's colour and its neutral share -> HxW float32 0..1: how far colours unmixed by
-    that alpha are to be trusted over those unmixed along the line to the inside's colour."""
+    picture goes on) and the backdrop's colour -> HxW float32 0..1: how far colours unmixed by that alpha are to be
+    trusted over those unmixed along the line to the inside's colour."""
     a = unmixing.astype(np.float32)
     rough = cv2.blur(cv2.absdiff(a, cv2.GaussianBlur(a, (0, 0), SIGMA)), (WINDOW, WINDOW))
     short = np.maximum(255.0 * least_alpha(rgb, colour) - a, 0.0)
     consistent = cv2.erode(np.exp(-np.square(short / SHORT)), np.ones((SHORT_WINDOW, SHORT_WINDOW), np.uint8))
+    neutral = neutral_share(colour)
     low, high = (n * neutral + s * (1.0 - neutral) for n, s in zip(NEUTRAL_LEVELS, SATURATED_LEVELS))
     level = np.clip((a - low) / (high - low), 0.0, 1.0)
     return level * np.exp(-np.square(np.square(rough / ROUGH))) * consistent

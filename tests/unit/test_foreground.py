@@ -226,15 +226,15 @@ def smooth_edge_scene() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def test_the_matted_alphas_trust_is_low_across_strands_and_high_across_a_blurred_edge():
     image, _, band, _ = backdrop_scene((255, 0, 255))
     strands = (scenes.hairy_disc_alpha(512) * 255 + 0.5).astype(np.uint8)
-    assert np.median(guide.trust(strands, image, MAGENTA, 0.0)[band]) < 0.1
+    assert np.median(guide.trust(strands, image, MAGENTA)[band]) < 0.1
     image, smooth, soft = smooth_edge_scene()
-    assert np.median(guide.trust(smooth, image, MAGENTA, 0.0)[soft]) > 0.8
+    assert np.median(guide.trust(smooth, image, MAGENTA)[soft]) > 0.8
 
 
 def test_an_alpha_below_what_the_colours_allow_is_not_trusted():
     """Half the true alpha of a blurred edge would unmix its colours to outside the RGB cube: matting that failed."""
     image, smooth, soft = smooth_edge_scene()
-    assert np.median(guide.trust(smooth // 2, image, MAGENTA, 0.0)[soft]) < 0.05
+    assert np.median(guide.trust(smooth // 2, image, MAGENTA)[soft]) < 0.05
 
 
 def test_where_matting_fails_the_colours_stay_those_unmixed_by_the_models_alpha(monkeypatch):
