@@ -144,6 +144,14 @@ def leaning(alpha: np.ndarray, power: float) -> np.ndarray:
     return (255 * (alpha / 255.0) ** power + 0.5).astype(np.uint8)
 
 
+def anime_photo_over(colour: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A plain colour -> anime-girl-1's own pixels over it through rembg's u2net alpha: (picture, the photo as the true
+    foreground, that alpha, where it lies between 0.2 and 0.8)."""
+    photo = np.asarray(Image.open(fixtures.ANIME).convert("RGB")).astype(np.float32)
+    matte = np.asarray(Image.open(fixtures.expected("u2net")).getchannel("A"))
+    return scenes.over_colour(photo, matte, colour), photo, matte, scenes.edge_band(matte)
+
+
 LEANS = {(255, 0, 255): 1.7, (0, 255, 0): 1.7, (255, 255, 255): 0.6}  # u2net's alpha of such pictures: too clear
 # over magenta and green, too opaque over white (band means 86, 81 and 166 against a true 126 for anime-girl-1)
 
@@ -154,9 +162,7 @@ def test_beside_a_plain_backdrop_the_colours_say_how_much_of_it_an_edge_unlike_t
     the photo's, mixed with its old background, unlike the inside's. The model's alpha leans as u2net's does
     over that colour. Unmixing by an alpha matted over the band leaves less of the backdrop than unmixing along
     the line to the inside's colour by the model's alpha."""
-    photo = np.asarray(Image.open(fixtures.ANIME).convert("RGB")).astype(np.float32)
-    matte = np.asarray(Image.open(fixtures.expected("u2net")).getchannel("A"))
-    image, band = scenes.over_colour(photo, matte, colour), scenes.edge_band(matte)
+    image, photo, matte, band = anime_photo_over(colour)
     guided, by_model = with_and_without_guide(image, leaning(matte, LEANS[colour]), photo, band)
     print(f"{colour}: guided {guided:.2f}, by the model's alpha {by_model:.2f} ({guided / by_model:.2f}x)")
     assert guided <= 0.8 * by_model
@@ -167,9 +173,7 @@ def test_beside_a_neutral_backdrop_the_alpha_lies_between_the_colours_bound_and_
     follows the shading: anime-girl-1's photo over white through rembg's u2net alpha, the model's alpha leaning too
     opaque as u2net's does there. The alpha between the least the colours allow and the model's leaves less of
     the backdrop than the matted one."""
-    photo = np.asarray(Image.open(fixtures.ANIME).convert("RGB")).astype(np.float32)
-    matte = np.asarray(Image.open(fixtures.expected("u2net")).getchannel("A"))
-    image, band = scenes.over_colour(photo, matte, (255, 255, 255)), scenes.edge_band(matte)
+    image, photo, matte, band = anime_photo_over((255, 255, 255))
     alpha = leaning(matte, LEANS[(255, 255, 255)])
 
     def band_error() -> float:
@@ -241,16 +245,10 @@ def test_where_matting_fails_the_colours_stay_those_unmixed_by_the_models_alpha(
     """anime-girl-1's photo over magenta through rembg's u2net alpha, with a guide whose alpha is a third of the
     true one (as matting gave for a soft subject it could not tell from the backdrop): the colours are no worse than
     without the guide."""
-    photo = np.asarray(Image.open(fixtures.ANIME).convert("RGB")).astype(np.float32)
-    matte = np.asarray(Image.open(fixtures.expected("u2net")).getchannel("A"))
-    image, band = scenes.over_colour(photo, matte, (255, 0, 255)), scenes.edge_band(matte)
+    image, photo, matte, band = anime_photo_over((255, 0, 255))
     failed = (matte // 3).astype(np.uint8)
     monkeypatch.setattr(guide, "unmixing_alpha", lambda *_: failed)
-
-    def band_error(guided: bool) -> float:
-        return float(np.abs(foreground.estimate(image, matte, guided=guided)[band].astype(np.float32) - photo[band]).mean())
-
-    guided, by_model = band_error(True), band_error(False)
+    guided, by_model = with_and_without_guide(image, matte, photo, band)
     print(f"a failed guide {guided:.2f}, by the model's alpha {by_model:.2f} ({guided / by_model:.2f}x)")
     assert guided <= 1.1 * by_model
 
