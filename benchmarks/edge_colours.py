@@ -110,12 +110,12 @@ def main(argv: list[str] | None = None) -> None:
 def other_photos() -> dict[str, np.ndarray]:
     """-> name: HxWx3 uint8 photo, for the sample photos that ship with scikit-image and matplotlib."""
     import matplotlib.cbook
-    import skimage.data
 
-    photos = {name: getattr(skimage.data, name)() for name in ("astronaut", "chelsea", "coffee", "rocket")}
-    photos["motorcycle"] = skimage.data.stereo_motorcycle()[0]
-    photos["grace_hopper"] = np.asarray(Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg")).convert("RGB"))
-    return photos
+    files = {"astronaut": "astronaut.png", "chelsea": "chelsea.png", "coffee": "coffee.png", "rocket": "rocket.jpg",
+             "motorcycle": "motorcycle_left.png"}
+    paths = {name: fixtures.sample_photo(file) for name, file in files.items()}
+    paths["grace_hopper"] = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+    return {name: np.asarray(Image.open(path).convert("RGB")) for name, path in paths.items()}
 
 
 def issue_measure(model: str, colours: list[str], photos: dict[str, np.ndarray]) -> list[tuple[float, float]]:

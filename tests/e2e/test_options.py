@@ -185,8 +185,8 @@ def test_bounding_box_chains_into_core_crop(runs):
 
 # each edge-colour scene's photo: anime-girl-1's true matte is rembg's expected u2net alpha, the others' the node's own
 EDGE_SCENES = {"smooth": fixtures.ANIME, "photo": fixtures.ANIME, "car-1": fixtures.REMBG / "car-1.jpg",
-               "cloth-1": fixtures.REMBG / "cloth-1.jpg", "coffee": fixtures.sample_photo("coffee"),
-               "motorcycle": fixtures.sample_photo("motorcycle_left")}
+               "cloth-1": fixtures.REMBG / "cloth-1.jpg", "coffee": fixtures.sample_photo("coffee.png"),
+               "motorcycle": fixtures.sample_photo("motorcycle_left.png")}
 
 
 @pytest.fixture(scope="module")
@@ -209,9 +209,9 @@ def test_refine_foreground_halves_the_edge_colour_error_with_the_default_model(s
     I = F*A + colour*(1-A), uploaded as a plain RGB picture. "smooth": rembg's u2net alpha of anime-girl-1 made
     opaque inside, and the subject's colours carried smoothly into the edge; "photo" (as issue 12 measured):
     anime-girl-1's own pixels and rembg's u2net alpha as they are; car-1, cloth-1 and two of scikit-image's sample
-    photos: the photo's own pixels and the node's own mask of it (u2net). The node (u2net, its default) cuts it out with and without
-    refine_foreground; the edge colour error is the mean |cutout RGB - F| where the true alpha is between 0.2
-    and 0.8, every such pixel counted (those the node made transparent show no colour)."""
+    photos: the photo's own pixels and the node's own mask of it (u2net). The node (u2net, its default) cuts it
+    out with and without refine_foreground; the edge colour error is the mean |cutout RGB - F| where the true
+    alpha is between 0.2 and 0.8, every such pixel counted (those the node made transparent show no colour)."""
     photo_path = EDGE_SCENES[truth]
     photo = np.asarray(Image.open(photo_path).convert("RGB"))
     if photo_path == fixtures.ANIME:

@@ -16,9 +16,9 @@ def expected(model: str) -> Path:
     return REMBG / f"anime-girl-1.{model}.png"
 
 
-def sample_photo(name: str) -> Path:
-    """A sample photo's name as scikit-image ships it (rembg requires scikit-image), e.g. coffee -> its path: photos
-    the pack's edge colours were not first built on."""
+def sample_photo(file: str) -> Path:
+    """A sample photo's file name as scikit-image ships it (rembg requires scikit-image), e.g. coffee.png -> its path:
+    photos the pack's edge colours were not first built on."""
     import skimage.data
 
-    return Path(skimage.data.__file__).parent / f"{name}.png"
+    return Path(skimage.data.__file__).parent / file
