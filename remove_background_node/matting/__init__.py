@@ -1,10 +1,11 @@
 """Alpha matting that scales: rembg's closed-form matting, solved only in the unknown band.
 
-One stage a module: ``trimap`` and ``solve`` here (rembg's trimap rule, then the band solved at
-full size up to FULL_UNKNOWNS unknown pixels, else at a reduced size and carried back to full
-size), ``laplacian`` (the band's sparse system), ``solver`` (CG with a block incomplete-Cholesky
-preconditioner), ``upsampling`` (the coarse-to-fine linear colour model). How it compares with
-rembg's whole-picture matting is measured by ``benchmarks.matting_check`` (README, Performance).
+One stage a module: ``trimap`` and ``solve`` here (rembg's trimap rule, for a mask from elsewhere
+with its narrow parts kept, then the band solved at full size up to FULL_UNKNOWNS unknown pixels,
+else at a reduced size and carried back to full size), ``laplacian`` (the band's sparse system),
+``solver`` (CG with a block incomplete-Cholesky preconditioner), ``upsampling`` (the coarse-to-fine
+linear colour model). How it compares with rembg's whole-picture matting is measured by
+``benchmarks.matting_check`` (README, Performance).
 
 ``solve`` calls an optional ``checkpoint(fraction)`` from the solving thread at fixed points of the
 work (the band's Laplacian, each factored block, each CG iteration, the upsampling) and, while
@@ -33,7 +34,7 @@ FULL_UNKNOWNS = 150_000  # above this many unknown pixels (~1400x1400 pictures),
 COARSE_UNKNOWNS = 600_000  # at most this many unknown pixels at the reduced size (factor 2 up to ~4800x4800)
 GUIDE_EPSILON = 1e-4  # regulariser of the coarse-to-fine linear colour model
 
-__all__ = ["UNKNOWN", "Checkpoint", "has_both_regions", "skipped_because", "solve", "trimap"]
+__all__ = ["UNKNOWN", "Checkpoint", "has_both_regions", "keep_narrow_parts", "skipped_because", "solve", "trimap"]
 
 
 def trimap(mask: np.ndarray, fg_threshold: int, bg_threshold: int, erode_size: int) -> np.ndarray:
@@ -51,6 +52,25 @@ def trimap(mask: np.ndarray, fg_threshold: int, bg_threshold: int, erode_size: i
     out[is_fg.view(bool)] = 255
     out[is_bg.view(bool)] = 0
     return out
+
+
+def keep_narrow_parts(tri: np.ndarray, mask: np.ndarray, fg_threshold: int, bg_threshold: int, erode_size: int) -> np.ndarray:
+    """A trimap from ``trimap`` and the mask, thresholds and erode size it came from -> the same trimap (changed in
+    place) with a sure middle in the mask's parts narrower than the erode size, eroded half as far."""
+    # rembg's erosion empties a strap, a finger or a gap between an arm and the body outright, and matting then
+    # fills the gap with subject and the strap with background from the sure regions around them; a hard mask
+    # from elsewhere is a few pixels off at most, so their middles are still sure
+    radius = (erode_size // 2 + 1) // 2
+    if radius < 1:
+        return tri
+    wide_kernel = np.ones((erode_size, erode_size), dtype=np.uint8)
+    narrow_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    for value, region, border in ((255, mask > fg_threshold, 0), (0, mask < bg_threshold, 1)):
+        region = region.view(np.uint8)
+        wide = cv2.dilate((tri == value).view(np.uint8), wide_kernel)  # the parts rembg's erosion keeps a middle of
+        middle = cv2.erode(region, narrow_kernel, borderType=cv2.BORDER_CONSTANT, borderValue=border)
+        tri[(middle > wide) & (tri == UNKNOWN)] = value
+    return tri
 
 
 def has_both_regions(tri: np.ndarray) -> bool:

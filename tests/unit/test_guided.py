@@ -111,6 +111,23 @@ def test_refine_cutout_from_a_hard_mask_with_slack(subject_scene):
     assert error(result.mask, truth) <= 0.5 * error(slack, truth), (error(slack, truth), error(result.mask, truth))
 
 
+def test_refine_cutout_keeps_a_gap_and_a_strap_narrower_than_the_erode_size():
+    """A body and an arm 16 px apart, and an 8 px strap: with 3 px of slack and erode size 15, rembg's erosion leaves
+    neither a sure middle (the gap is 10 px in the mask, the strap 14), so matting would fill the gap with subject
+    and fade the strap into background."""
+    truth = np.zeros((200, 200), np.uint8)
+    truth[30:170, 40:90] = truth[30:170, 106:122] = truth[96:104, 122:190] = 255
+    fg, bg = scenes.texture(200, 1, scenes.FG_BASE), scenes.texture(200, 2, scenes.BG_BASE)
+    a = truth[..., None].astype(np.float32) / 255.0
+    rgb = ((fg * a + bg * (1 - a)) * 255 + 0.5).astype(np.uint8)
+    slack = cv2.dilate(truth, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
+    options = pipeline.Options(alpha_matting=True, alpha_matting_erode_size=15)
+    mask = np.asarray(pipeline.refine_cutout(Image.fromarray(rgb), Image.fromarray(slack), None, options).mask)
+    assert mask[40:160, 96:100].max() < 64, "the gap's middle stays background"
+    assert mask[99:101, 135:180].min() > 192, "the strap's middle stays subject"
+    assert error(mask, truth) <= 0.5 * error(slack, truth), (error(slack, truth), error(mask, truth))
+
+
 def test_refine_cutout_from_a_trimap_of_sure_regions(subject_scene):
     rgb, truth, _ = subject_scene
     tri = np.full(truth.shape, 128, np.uint8)
