@@ -11,6 +11,7 @@ Other commands, each with --help:
     python -m benchmarks.breakdown           the node's steps timed in process (real InvocationContext)
     python -m benchmarks.matting_check       our band solver vs rembg's matting, in process, on synthetic scenes
     python -m benchmarks.edge_colours        refine_foreground's edge-colour error over magenta, green and white
+    python -m benchmarks.refine_check        Refine Cutout on a hard mask a few pixels off, subjects over photographs
 Every target the figures are compared with is in benchmarks/targets.py.
 """
 
