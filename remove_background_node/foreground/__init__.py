@@ -14,11 +14,12 @@ Three stages, work and memory scaling with the soft band, not the picture:
    alpha-weighted box, and each soft pixel unmixed once more against that smoother foreground.
 
 Beside a plain backdrop the stages run once more on an alpha the colours say more about, trusted at
-every level (``guide``: matted over the model's band beside a saturated backdrop, bounded by the
-colours beside a neutral one or where matting has no sure region to start from), and where both
-alphas are soft the colours move toward that run's by how plain the backdrop is
-(``backdrop.measure``) and how far that alpha may be trusted there (``guide.trust``: not across hair
-strands, nor where that alpha lies below what the colours allow).
+every level (``guide``: matted over the model's band beside a saturated backdrop, raised where it
+lies far below what the colours allow; bounded by the colours beside a neutral one or where matting
+has no sure region to start from), and where both alphas are soft the colours move toward that
+run's by how plain the backdrop is (``backdrop.measure``) and how far that alpha may be trusted
+there (``guide.trust``: not across hair strands, nor where that alpha lies below what the colours
+allow).
 
 One light pass builds the picture's 8x-reduced grid; full-resolution work happens only in tiles
 holding soft pixels, and a tile's result equals a whole-picture run's. Only pixels with

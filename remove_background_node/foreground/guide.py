@@ -7,7 +7,9 @@ takes out too little or too much. Beside a plain backdrop the colours themselves
 a pixel holds: the pack's own closed-form matting over the model's band, from a trimap whose sure
 subject is where the model is near-certain and an erosion that grows with the picture as a model's
 edge errors do, solved on the picture reduced to about SIDE pixels (finer solves measured no better
-for colour, and cost more).
+for colour, and cost more). Where the matted alpha lies far below the least alpha the colours allow
+(below), matting failed there (a soft subject it could not tell from the backdrop, with no sure
+subject near), and the alpha used lies ABOVE_LEAST of the way from that least alpha to opaque.
 
 Beside a neutral backdrop (white, grey, black, a pastel) that fails: a shadow on the subject and a
 mix with the backdrop lie along the same line of colours, and the matted alpha follows the subject's
@@ -21,9 +23,8 @@ Performance: edge colours).
 Dividing by such an alpha is only as good as that alpha. It is trusted where it changes smoothly,
 as across a model's blurred edge; across hair strands it changes from pixel to pixel, a small error
 in it is a large one in the colour, and unmixing along the line to the inside's colour measured
-better there. It is not trusted where it, or an alpha beside it, lies below the least the colours
-allow: matting that failed there (a soft subject it could not tell from the backdrop) would unmix
-to colours outside the RGB cube. Near clear it is trusted less (dividing by it magnifies its
+better there. It is trusted less where it, or an alpha beside it, lies below the least the colours
+allow, since it would unmix to colours outside the RGB cube. Near clear it is trusted less (dividing by it magnifies its
 error), and less still beside a neutral backdrop, where a bounded alpha there is mostly the bound's
 guess. The mask the user gets stays the model's (or matting's).
 """
@@ -31,6 +32,7 @@ guess. The mask the user gets stays the model's (or matting's).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
@@ -43,7 +45,9 @@ TRIMAP_SIDE = 2048  # the trimap is made on the model's alpha reduced to at most
 # sure subject from 250, not rembg's default 240: over a light backdrop a model's edge runs too opaque, its mixed
 # pixels reach 240..249, and a sure subject there pins them at opaque; sure background from rembg's default 10
 FOREGROUND, BACKGROUND = 250, 10
-ERODE_PER_PIXEL = 1.0 / 85.0  # the erosion as a share of the longer side: rembg's default 10 at 850 pixels
+# the erosion as a share of the longer side (21 pixels at 850): a model's alpha runs wrong further from the edge
+# than rembg's default 10 reaches, and sure regions there pin matting to that error
+ERODE_PER_PIXEL = 1.0 / 40.0
 # trust falls off as exp(-(roughness / ROUGH)^4) with the alpha's local roughness: its mean departure from
 # itself blurred by SIGMA pixels, over WINDOW x WINDOW pixels (a model's blurred edge and a sharp one: about 5-12,
 # keeping 0.88 and more; hair: 45, keeping none) ...
@@ -60,6 +64,11 @@ REACH = WINDOW // 2 + 4 * math.ceil(SIGMA)  # pixels around a region its trust d
 # matted alpha alone, a linear mix between
 NEUTRAL, SATURATED = 128.0, 192.0
 TOWARD_MODEL = 0.45  # the bounded alpha's place between the least alpha the colours allow (0) and the model's (1)
+# where matting's alpha lies more than SHORT levels below the least the colours allow, the alpha used lies this share
+# of the way from that least alpha to opaque: where u2net's alpha lay below that bound over magenta and green, the true
+# alpha's median place was 0.05-0.31 on rembg's four test pictures and six sample photos (a subject colour on the RGB
+# cube's face, such as white over green, has its true alpha at the bound itself, and this overshoots it)
+ABOVE_LEAST = 0.2
 ROWS = 256  # the bounded alpha is made this many rows at a time, on their soft pixels only
 
 
@@ -72,12 +81,12 @@ def unmixing_alpha(
     model's alpha leaves matting no sure subject or no sure background."""
     share = neutral_share(colour)
     matted = matted_alpha(rgb, alpha, progress) if share < 1.0 else None
-    if matted is not None and share == 0.0:
-        return matted
     if progress is not None:
         progress(1.0)
-    bounded = bounded_alpha(rgb, alpha, colour)
-    return bounded if matted is None else cv2.addWeighted(bounded, share, matted, 1.0 - share, 0.0)
+    if matted is None:
+        return bounded_alpha(rgb, alpha, colour)
+    _raise_failed(matted, rgb, alpha, colour)
+    return matted if share == 0.0 else cv2.addWeighted(bounded_alpha(rgb, alpha, colour), share, matted, 1.0 - share, 0.0)
 
 
 def neutral_share(colour: np.ndarray) -> float:
@@ -92,16 +101,33 @@ def bounded_alpha(rgb: np.ndarray, alpha: np.ndarray, colour: np.ndarray) -> np.
     pixels TOWARD_MODEL of the way from the least alpha the pixel's colour allows (a subject colour inside the RGB
     cube) up to the model's, the least itself where the model's is below it; elsewhere the model's."""
     out = alpha.copy()
-    for y0 in range(0, alpha.shape[0], ROWS):
-        rows = slice(y0, y0 + ROWS)
-        soft = (alpha[rows] > 0) & (alpha[rows] < 255)
-        if not soft.any():
-            continue
-        least = least_alpha(rgb[rows][soft], colour)
+    for rows, soft, least in _soft_rows(rgb, alpha, colour):
         model = alpha[rows][soft].astype(np.float32) / 255.0
         mixed = least + TOWARD_MODEL * np.maximum(model - least, 0.0)
         out[rows][soft] = np.clip(255.0 * mixed + 0.5, 1, 254).astype(np.uint8)
     return out
+
+
+def _raise_failed(matted: np.ndarray, rgb: np.ndarray, alpha: np.ndarray, colour: np.ndarray) -> None:
+    """HxW uint8 matted alpha (changed in place), HxWx3 uint8 image, HxW uint8 model alpha and the backdrop's colour
+    -> nothing; on the model's soft pixels, a matted alpha more than SHORT levels below the least the colours allow
+    becomes ABOVE_LEAST of the way from that least alpha to opaque."""
+    for rows, soft, least in _soft_rows(rgb, alpha, colour):
+        values = matted[rows][soft]
+        failed = values.astype(np.float32) < 255.0 * least - SHORT
+        raised = least[failed] + ABOVE_LEAST * (1.0 - least[failed])
+        values[failed] = np.clip(255.0 * raised + 0.5, 1, 254).astype(np.uint8)
+        matted[rows][soft] = values
+
+
+def _soft_rows(rgb: np.ndarray, alpha: np.ndarray, colour: np.ndarray) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+    """Image, model alpha and the backdrop's colour -> for each ROWS rows holding soft pixels: (those rows, their
+    soft map, the least alpha each soft pixel's colour allows, in the soft map's order)."""
+    for y0 in range(0, alpha.shape[0], ROWS):
+        rows = slice(y0, y0 + ROWS)
+        soft = (alpha[rows] > 0) & (alpha[rows] < 255)
+        if soft.any():
+            yield rows, soft, least_alpha(rgb[rows][soft], colour)
 
 
 def least_alpha(rgb: np.ndarray, colour: np.ndarray) -> np.ndarray:

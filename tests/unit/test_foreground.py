@@ -268,6 +268,29 @@ def test_with_no_sure_subject_for_matting_the_colours_bound_still_guides():
     assert guided <= 0.5 * by_model
 
 
+def test_where_matting_fails_beside_a_subject_it_finds_the_colours_bound_still_guides():
+    """A faint subject over green whose model alpha is far too clear, as in the test above but of a mid-tone colour (as
+    a photo's edges are; a colour on the RGB cube's face has its true alpha at the bound itself), beside an opaque one
+    that gives matting a sure subject: matting leaves the faint one almost clear, far below what its colours allow,
+    the alpha used there is raised from that bound toward opaque, and its colours come out cleaner than by the
+    model's alpha alone (without the raise, or raised only to the bound, they did not)."""
+    true = cv2.GaussianBlur(disc(256, 60), (0, 0), 8).astype(np.float32) / 255.0 * 0.6
+    true = np.concatenate([true, disc(256, 60).astype(np.float32) / 255.0], axis=1)
+    fg = np.full(true.shape + (3,), (150, 140, 120), np.float32)
+    fg[:, 256:] = (120, 40, 160)
+    image = scenes.over_colour(fg, (true * 255 + 0.5).astype(np.uint8), (0, 255, 0))
+    model = (true * 255 + 0.5).astype(np.uint8)
+    model[:, :256] = (true[:, :256] * 0.3 * 255 + 0.5).astype(np.uint8)
+    matted = guide.matted_alpha(image, model)
+    faint = (true > 0.2) & (true < 0.55)
+    faint[:, 256:] = False
+    least = 255 * guide.least_alpha(image, np.float32((0, 255, 0)))
+    assert np.median(least[faint] - matted[faint]) > guide.SHORT, "matting fails on the faint subject"
+    guided, by_model = with_and_without_guide(image, model, fg, faint)
+    print(f"matting failed there: guided {guided:.2f}, by the model's alpha {by_model:.2f} ({guided / by_model:.2f}x)")
+    assert guided <= 0.5 * by_model
+
+
 def test_an_alpha_from_matting_is_not_matted_again(monkeypatch):
     image, fg, band, blurred = backdrop_scene((255, 255, 255))
 
