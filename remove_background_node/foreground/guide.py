@@ -24,9 +24,9 @@ Dividing by such an alpha is only as good as that alpha. It is trusted where it 
 as across a model's blurred edge; across hair strands it changes from pixel to pixel, a small error
 in it is a large one in the colour, and unmixing along the line to the inside's colour measured
 better there. It is trusted less where it, or an alpha beside it, lies below the least the colours
-allow, since it would unmix to colours outside the RGB cube. Near clear it is trusted less (dividing by it magnifies its
-error), and less still beside a neutral backdrop, where a bounded alpha there is mostly the bound's
-guess. The mask the user gets stays the model's (or matting's).
+allow, since it would unmix to colours outside the RGB cube. Near clear it is trusted less (dividing
+by it magnifies its error), and less still beside a neutral backdrop, where a bounded alpha there is
+mostly the bound's guess. The mask the user gets stays the model's (or matting's).
 """
 
 from __future__ import annotations
@@ -77,8 +77,9 @@ def unmixing_alpha(
 ) -> np.ndarray:
     """HxWx3 uint8 image beside a plain backdrop, HxW uint8 model alpha, the backdrop's colour (backdrop.measure)
     and optional progress -> HxW uint8 alpha to unmix the soft edge's colours by: matted beside a saturated
-    backdrop, bounded beside a neutral one (white, grey, black, pastels), a mix between; bounded too where the
-    model's alpha leaves matting no sure subject or no sure background."""
+    backdrop (raised where it lies far below what the colours allow), bounded beside a neutral one (white, grey,
+    black, pastels), a mix between; bounded too where the model's alpha leaves matting no sure subject or no sure
+    background."""
     share = neutral_share(colour)
     matted = matted_alpha(rgb, alpha, progress) if share < 1.0 else None
     if progress is not None:
@@ -86,7 +87,9 @@ def unmixing_alpha(
     if matted is None:
         return bounded_alpha(rgb, alpha, colour)
     _raise_failed(matted, rgb, alpha, colour)
-    return matted if share == 0.0 else cv2.addWeighted(bounded_alpha(rgb, alpha, colour), share, matted, 1.0 - share, 0.0)
+    if share == 0.0:
+        return matted
+    return cv2.addWeighted(bounded_alpha(rgb, alpha, colour), share, matted, 1.0 - share, 0.0)
 
 
 def neutral_share(colour: np.ndarray) -> float:
@@ -120,7 +123,9 @@ def _raise_failed(matted: np.ndarray, rgb: np.ndarray, alpha: np.ndarray, colour
         matted[rows][soft] = values
 
 
-def _soft_rows(rgb: np.ndarray, alpha: np.ndarray, colour: np.ndarray) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+def _soft_rows(
+    rgb: np.ndarray, alpha: np.ndarray, colour: np.ndarray,
+) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
     """Image, model alpha and the backdrop's colour -> for each ROWS rows holding soft pixels: (those rows, their
     soft map, the least alpha each soft pixel's colour allows, in the soft map's order)."""
     for y0 in range(0, alpha.shape[0], ROWS):
