@@ -170,7 +170,7 @@ def refine_cutout(
         if given is not None:
             tri = np.where(given == 255, 255, np.where(given == 0, 0, matting.UNKNOWN)).astype(np.uint8)
         else:
-            tri = matting.keep_narrow_parts(matting.trimap(mask, *_matting_options(options)), mask, *_matting_options(options))
+            tri = matting.trimap_keeping_narrow_parts(mask, *_matting_options(options))
         alpha, matted = _matte(rgb, tri, mask, options.alpha_matting_erode_size, step, warn, given is not None)
         if key is not None and matted:
             alpha = cache.put(key, alpha)

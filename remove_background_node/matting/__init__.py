@@ -34,7 +34,7 @@ FULL_UNKNOWNS = 150_000  # above this many unknown pixels (~1400x1400 pictures),
 COARSE_UNKNOWNS = 600_000  # at most this many unknown pixels at the reduced size (factor 2 up to ~4800x4800)
 GUIDE_EPSILON = 1e-4  # regulariser of the coarse-to-fine linear colour model
 
-__all__ = ["UNKNOWN", "Checkpoint", "has_both_regions", "keep_narrow_parts", "skipped_because", "solve", "trimap"]
+__all__ = ["UNKNOWN", "Checkpoint", "has_both_regions", "skipped_because", "solve", "trimap", "trimap_keeping_narrow_parts"]
 
 
 def trimap(mask: np.ndarray, fg_threshold: int, bg_threshold: int, erode_size: int) -> np.ndarray:
@@ -54,12 +54,13 @@ def trimap(mask: np.ndarray, fg_threshold: int, bg_threshold: int, erode_size: i
     return out
 
 
-def keep_narrow_parts(tri: np.ndarray, mask: np.ndarray, fg_threshold: int, bg_threshold: int, erode_size: int) -> np.ndarray:
-    """A trimap from ``trimap`` and the mask, thresholds and erode size it came from -> the same trimap (changed in
-    place) with a sure middle in the mask's parts narrower than the erode size, eroded half as far."""
+def trimap_keeping_narrow_parts(mask: np.ndarray, fg_threshold: int, bg_threshold: int, erode_size: int) -> np.ndarray:
+    """HxW uint8 mask from elsewhere -> ``trimap``'s trimap, with a sure middle in the mask's parts narrower than the
+    erode size, eroded half as far."""
     # rembg's erosion empties a strap, a finger or a gap between an arm and the body outright, and matting then
     # fills the gap with subject and the strap with background from the sure regions around them; a hard mask
     # from elsewhere is a few pixels off at most, so their middles are still sure
+    tri = trimap(mask, fg_threshold, bg_threshold, erode_size)
     radius = (erode_size // 2 + 1) // 2
     if radius < 1:
         return tri
