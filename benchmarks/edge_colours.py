@@ -109,12 +109,10 @@ def main(argv: list[str] | None = None) -> None:
 
 def other_photos() -> dict[str, np.ndarray]:
     """-> name: HxWx3 uint8 photo, for the sample photos that ship with scikit-image and matplotlib."""
-    import matplotlib.cbook
-
     files = {"astronaut": "astronaut.png", "chelsea": "chelsea.png", "coffee": "coffee.png", "rocket": "rocket.jpg",
              "motorcycle": "motorcycle_left.png"}
     paths = {name: fixtures.sample_photo(file) for name, file in files.items()}
-    paths["grace_hopper"] = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+    paths["grace_hopper"] = fixtures.grace_hopper()
     return {name: np.asarray(Image.open(path).convert("RGB")) for name, path in paths.items()}
 
 

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
@@ -167,7 +166,7 @@ def _clip(path: Path, clips: Any) -> Path:
 
 def guided_pictures() -> dict[str, tuple[Image.Image, Image.Image, str, str]]:
     """-> the regions and Refine Cutout pictures: rembg's anime-girl-1 with a known matte in photographs, u2net."""
-    matte = scenes.known_matte(np.asarray(Image.open(fixtures.expected("u2net")).getchannel("A")))
+    matte = scenes.anime_matte()
     subject = Image.open(fixtures.ANIME)
     rgb, _, (x0, y0, x1, y1) = scenes.subject_over_photo(
         subject, matte, Image.open(fixtures.REMBG / "car-1.jpg"), (3000, 2000), (425, 300), (2300, 250)
@@ -178,7 +177,7 @@ def guided_pictures() -> dict[str, tuple[Image.Image, Image.Image, str, str]]:
     boxed = pipeline.remove_background(Image.fromarray(rgb), predict, pipeline.Options(regions=(box,)))
     photo, _, _ = scenes.subject_over_photo(subject, matte, Image.open(fixtures.REMBG / "cloth-1.jpg"), (1100, 1000), (850, 601), (150, 300))
     _, truth, _ = scenes.subject_over_photo(subject, matte, Image.open(fixtures.REMBG / "cloth-1.jpg"), (1100, 1000), (850, 601), (150, 300))
-    slack = cv2.dilate(np.where(truth >= 128, 255, 0).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9)))
+    slack = scenes.hard_mask(truth, 4)
     hard = pipeline.remove_background(Image.fromarray(photo), lambda _: [Image.fromarray(slack)])
     refined = pipeline.refine_cutout(
         Image.fromarray(photo), Image.fromarray(slack), None,

@@ -13,11 +13,11 @@ from tests.harness import fixtures, scenes
 
 @pytest.fixture(scope="module")
 def anime_matte() -> np.ndarray:
-    return scenes.known_matte(np.asarray(Image.open(fixtures.expected("u2net")).getchannel("A")))
+    return scenes.anime_matte()
 
 
 def error(server, name: str, truth: np.ndarray) -> float:
-    return float(np.abs(np.asarray(server.image(name).convert("L"), dtype=np.float64) - truth).mean())
+    return scenes.alpha_error(server.image(name).convert("L"), truth)
 
 
 def test_a_box_around_a_small_subject_in_a_large_photograph(server, anime_matte):
@@ -53,9 +53,9 @@ def refine(server, rgb: np.ndarray, mask: np.ndarray, trimap: np.ndarray | None 
 
 def test_refine_cutout_halves_the_error_of_a_hard_mask_with_slack(server, photo_scene):
     rgb, truth, _ = photo_scene
-    slack = cv2.dilate(np.where(truth >= 128, 255, 0).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9)))
+    slack = scenes.hard_mask(truth, 4)
     out = refine(server, rgb, slack, erode_size=15)
-    own = float(np.abs(slack.astype(np.float64) - truth).mean())
+    own = scenes.alpha_error(slack, truth)
     assert error(server, out["mask"]["image_name"], truth) <= 0.5 * own
     cutout = server.image(out["image"]["image_name"])
     assert cutout.mode == "RGBA" and cutout.size == (out["width"], out["height"]) == (1100, 1000)

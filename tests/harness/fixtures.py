@@ -22,3 +22,10 @@ def sample_photo(file: str) -> Path:
     import skimage.data
 
     return Path(skimage.data.__file__).parent / file
+
+
+def grace_hopper() -> Path:
+    """-> the portrait matplotlib ships (InvokeAI brings matplotlib): another photo the edge colours were not built on."""
+    import matplotlib.cbook
+
+    return Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))

@@ -6,6 +6,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from tests.harness import fixtures
+
 
 def texture(size: int, seed: int, base: tuple[float, float, float]) -> np.ndarray:
     """Side, seed and base colour -> size x size x 3 float32 texture in 0..1 (stripes, blobs, noise)."""
@@ -101,6 +103,26 @@ def over_colour(fg: np.ndarray, matte: np.ndarray, colour: tuple[int, int, int])
 def edge_band(matte: np.ndarray) -> np.ndarray:
     """A uint8 matte -> bool map of where it lies between 0.2 and 0.8, where issue 12 measured edge colours."""
     return (matte > 0.2 * 255) & (matte < 0.8 * 255)
+
+
+def hard_mask(truth: np.ndarray, slack: int) -> np.ndarray:
+    """A true alpha and a slack in pixels -> the alpha thresholded at 128 and grown by the slack (shrunk if negative),
+    as a Segment Anything or canvas mask is a few pixels off."""
+    hard = np.where(truth >= 128, 255, 0).astype(np.uint8)
+    if slack == 0:
+        return hard
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(slack) + 1, 2 * abs(slack) + 1))
+    return cv2.dilate(hard, kernel) if slack > 0 else cv2.erode(hard, kernel)
+
+
+def alpha_error(alpha: np.ndarray | Image.Image, truth: np.ndarray) -> float:
+    """An alpha (array or L image) and the true one -> their mean absolute difference in levels."""
+    return float(np.abs(np.asarray(alpha, dtype=np.float64) - truth).mean())
+
+
+def anime_matte() -> np.ndarray:
+    """-> anime-girl-1's known matte: rembg's expected u2net alpha of it, made opaque inside (known_matte)."""
+    return known_matte(np.asarray(Image.open(fixtures.expected("u2net")).getchannel("A")))
 
 
 def known_matte(alpha: np.ndarray) -> np.ndarray:

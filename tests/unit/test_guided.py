@@ -17,7 +17,7 @@ from tests.harness import fixtures, scenes
 
 @pytest.fixture(scope="module")
 def anime_matte() -> np.ndarray:
-    return scenes.known_matte(np.asarray(Image.open(fixtures.expected("u2net")).getchannel("A")))
+    return scenes.anime_matte()
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +26,6 @@ def subject_scene(anime_matte):
     return scenes.subject_over_photo(
         Image.open(fixtures.ANIME), anime_matte, Image.open(fixtures.REMBG / "car-1.jpg"), (1200, 900), (850, 601), (100, 150)
     )
-
-
-def error(alpha, truth) -> float:
-    return float(np.abs(np.asarray(alpha, dtype=np.float64) - truth).mean())
 
 
 # regions
@@ -96,8 +92,8 @@ def test_a_region_around_a_small_subject_in_a_photograph_finds_it(anime_matte, u
     boxed = pipeline.remove_background(
         Image.fromarray(rgb), predict, pipeline.Options(regions=((x0 - 20, y0 - 20, x1 + 20, y1 + 20),))
     )
-    assert error(whole.mask, truth) > 20, "the photograph's own subject misleads the model"
-    assert error(boxed.mask, truth) <= 2.0
+    assert scenes.alpha_error(whole.mask, truth) > 20, "the photograph's own subject misleads the model"
+    assert scenes.alpha_error(boxed.mask, truth) <= 2.0
 
 
 # Refine Cutout
@@ -105,10 +101,10 @@ def test_a_region_around_a_small_subject_in_a_photograph_finds_it(anime_matte, u
 
 def test_refine_cutout_from_a_hard_mask_with_slack(subject_scene):
     rgb, truth, _ = subject_scene
-    slack = cv2.dilate(np.where(truth >= 128, 255, 0).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9)))
+    slack = scenes.hard_mask(truth, 4)
     options = pipeline.Options(alpha_matting=True, alpha_matting_erode_size=15)
     result = pipeline.refine_cutout(Image.fromarray(rgb), Image.fromarray(slack), None, options)
-    assert error(result.mask, truth) <= 0.5 * error(slack, truth), (error(slack, truth), error(result.mask, truth))
+    assert scenes.alpha_error(result.mask, truth) <= 0.5 * scenes.alpha_error(slack, truth), (scenes.alpha_error(slack, truth), scenes.alpha_error(result.mask, truth))
 
 
 def test_refine_cutout_keeps_a_gap_and_a_strap_narrower_than_the_erode_size():
@@ -120,12 +116,12 @@ def test_refine_cutout_keeps_a_gap_and_a_strap_narrower_than_the_erode_size():
     fg, bg = scenes.texture(200, 1, scenes.FG_BASE), scenes.texture(200, 2, scenes.BG_BASE)
     a = truth[..., None].astype(np.float32) / 255.0
     rgb = ((fg * a + bg * (1 - a)) * 255 + 0.5).astype(np.uint8)
-    slack = cv2.dilate(truth, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
+    slack = scenes.hard_mask(truth, 3)
     options = pipeline.Options(alpha_matting=True, alpha_matting_erode_size=15)
     mask = np.asarray(pipeline.refine_cutout(Image.fromarray(rgb), Image.fromarray(slack), None, options).mask)
     assert mask[40:160, 96:100].max() < 64, "the gap's middle stays background"
     assert mask[99:101, 135:180].min() > 192, "the strap's middle stays subject"
-    assert error(mask, truth) <= 0.5 * error(slack, truth), (error(slack, truth), error(mask, truth))
+    assert scenes.alpha_error(mask, truth) <= 0.5 * scenes.alpha_error(slack, truth), (scenes.alpha_error(slack, truth), scenes.alpha_error(mask, truth))
 
 
 def test_refine_cutout_from_a_trimap_of_sure_regions(subject_scene):
@@ -135,7 +131,7 @@ def test_refine_cutout_from_a_trimap_of_sure_regions(subject_scene):
     tri[cv2.erode((truth == 0).view(np.uint8), np.ones((3, 3), np.uint8)) > 0] = 0
     hard = Image.fromarray(np.where(truth >= 128, 255, 0).astype(np.uint8))
     result = pipeline.refine_cutout(Image.fromarray(rgb), hard, Image.fromarray(tri))
-    assert error(result.mask, truth) <= 1.0
+    assert scenes.alpha_error(result.mask, truth) <= 1.0
 
 
 def test_a_mask_of_another_size_is_fitted_to_the_image_with_a_word(subject_scene):
