@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 
-import cv2
-import matplotlib.cbook
 import numpy as np
 from PIL import Image
 
@@ -35,8 +33,7 @@ SCENE_WIDTH, SUBJECT_WIDTH, AT = 1200, 850, (100, 100)
 def subjects() -> dict[str, tuple[Image.Image, np.ndarray]]:
     """-> name: (subject photo, its known matte) for anime-girl-1, car-1, cloth-1 and two scikit-image photos."""
     predict = predictor(create_rembg_session(catalog.get("u2net"), fetch("u2net"), ["CPUExecutionProvider"]))
-    anime = np.asarray(Image.open(fixtures.expected("u2net")).getchannel("A"))
-    out = {"anime-girl-1": (Image.open(fixtures.ANIME).convert("RGB"), scenes.known_matte(anime))}
+    out = {"anime-girl-1": (Image.open(fixtures.ANIME).convert("RGB"), scenes.anime_matte())}
     paths = {"car-1": fixtures.REMBG / "car-1.jpg", "cloth-1": fixtures.REMBG / "cloth-1.jpg",
              "coffee": fixtures.sample_photo("coffee.png"), "motorcycle": fixtures.sample_photo("motorcycle_left.png")}
     for name, path in paths.items():
@@ -49,21 +46,7 @@ def backgrounds() -> dict[str, Image.Image]:
     """-> name: photograph to place the subjects over."""
     return {"car-1": Image.open(fixtures.REMBG / "car-1.jpg"), "plants-1": Image.open(fixtures.REMBG / "plants-1.jpg"),
             "astronaut": Image.open(fixtures.sample_photo("astronaut.png")),
-            "grace_hopper": Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))}
-
-
-def hard_mask(truth: np.ndarray, slack: int) -> np.ndarray:
-    """A true alpha and a slack in pixels -> the alpha thresholded at 128 and grown by the slack (shrunk if negative)."""
-    hard = np.where(truth >= 128, 255, 0).astype(np.uint8)
-    if slack == 0:
-        return hard
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(slack) + 1, 2 * abs(slack) + 1))
-    return cv2.dilate(hard, kernel) if slack > 0 else cv2.erode(hard, kernel)
-
-
-def error(alpha: np.ndarray, truth: np.ndarray) -> float:
-    """Two HxW alphas -> mean absolute difference in levels."""
-    return float(np.abs(np.asarray(alpha, np.float64) - truth).mean())
+            "grace_hopper": Image.open(fixtures.grace_hopper())}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -76,19 +59,21 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\n## mask grown by {args.slack} px, erode size {args.erode}; error in levels, ratios against the mask's own")
     print(f"{'subject':14}{'photograph':14}{'mask':>7}{'refined':>9}{'ratio':>7}{'rembg rule':>12}{'ratio':>7}")
     options = pipeline.Options(alpha_matting=True, alpha_matting_erode_size=args.erode)
+    thresholds = options.alpha_matting_foreground_threshold, options.alpha_matting_background_threshold
+    photos = backgrounds()
     ratios = []
     for subject_name, (subject, matte) in subjects().items():
         size = (SUBJECT_WIDTH, round(subject.height * SUBJECT_WIDTH / subject.width))
-        for photo_name, photo in backgrounds().items():
-            rgb, truth, _ = scenes.subject_over_photo(subject, matte, photo, (SCENE_WIDTH, max(900, size[1] + 200)), size, AT)
-            mask = hard_mask(truth, args.slack)
-            refined = pipeline.refine_cutout(Image.fromarray(rgb), Image.fromarray(mask), None, options).mask
-            thresholds = options.alpha_matting_foreground_threshold, options.alpha_matting_background_threshold
-            rule = matting.solve(rgb, matting.trimap(mask, *thresholds, args.erode))
-            own = error(mask, truth)
-            ratios.append(error(refined, truth) / own)
-            print(f"{subject_name:14}{photo_name:14}{own:7.2f}{error(refined, truth):9.2f}{ratios[-1]:7.2f}"
-                  f"{error(rule, truth):12.2f}{error(rule, truth) / own:7.2f}")
+        for photo_name, photo in photos.items():
+            scene = (SCENE_WIDTH, max(900, size[1] + 200))
+            rgb, truth, _ = scenes.subject_over_photo(subject, matte, photo, scene, size, AT)
+            mask = scenes.hard_mask(truth, args.slack)
+            cutout = pipeline.refine_cutout(Image.fromarray(rgb), Image.fromarray(mask), None, options)
+            refined = scenes.alpha_error(cutout.mask, truth)
+            rule = scenes.alpha_error(matting.solve(rgb, matting.trimap(mask, *thresholds, args.erode)), truth)
+            own = scenes.alpha_error(mask, truth)
+            ratios.append(refined / own)
+            print(f"{subject_name:14}{photo_name:14}{own:7.2f}{refined:9.2f}{ratios[-1]:7.2f}{rule:12.2f}{rule / own:7.2f}")
     print(f"# mean ratio {np.mean(ratios):.3f}")
     other = "" if (args.slack, args.erode) == (4, 15) else f"   (measured at {args.slack} px and erode size {args.erode})"
     print(line("refine_slack", max(ratios), f"{max(ratios):.3f}x (the largest of {len(ratios)})") + other)
