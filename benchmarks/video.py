@@ -23,7 +23,7 @@ memory   640x360, 240 frames against 48, each in its own server: the server proc
          a worker process and ffmpeg encodes in its own: neither is in the server's figure.
 hard     (only when asked for) the quality section's measure on HARD clips, 640x360, 48 frames, a fresh server each:
          a fast subject under a fast pan, and photographs holding things the model takes for subjects. Ratios
-         default / per-frame for each; no targets (README, Performance: what they measure and why).
+         default / per-frame for each; no targets (.readme/performance-log.md, Video: what they measure and why).
 --quick  quality 320x180 12 frames, speed 640x360 24 frames, memory 320x180 12 against 48 frames, hard 320x180 12
          frames: a check that it all works, not figures for the targets.
 """

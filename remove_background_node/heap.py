@@ -6,14 +6,14 @@ heap keeps what is freed into it, and how much it holds at its highest depends o
 
 - Alpha matting allocates and frees blocks of megabytes in the worker threads. Served from their heaps, the server's
   resident memory climbs a few MB at a time and wanders by tens of MB from one queue item to the next over a long
-  run of mixed items; mapped, it stays flat (README, Performance: a long run).
+  run of mixed items; mapped, it stays flat (.readme/performance-log.md: a long run).
 - While a small clip streams, decoding, the model, steadying and both encoders allocate and free frame-sized arrays,
   each on its own thread, and served from the heaps the server's peak wanders from one clip to the next.
 
 Inside ``blocks_mapped(size)`` blocks from ``size`` up are mapped and unmapped (the smallest size asked for by the
 windows open at once); when the last window closes the threshold is left at the adaptive one's ceiling. A mapped block
 comes with fresh pages, which the system faults in and clears each time: that price grows with the block, so a video
-maps only frames up to MAPPED_UP_TO (figures: README, Performance).
+maps only frames up to MAPPED_UP_TO (figures: .readme/performance-log.md, Video).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """One picture-sized working array kept between node calls, so a re-run writes into memory already paged in.
 
 Freed arrays this large go back to the OS; on a VM, paging fresh memory in again can cost up to
-about 10 ms a MB (a 4096² RGB copy of the picture is 48 MB; README, Performance: re-tweaks).
+about 10 ms a MB (a 4096² RGB copy of the picture is 48 MB; .readme/performance-log.md: re-tweaks).
 One array of at most KEEP_UP_TO bytes is kept; larger pictures, and a second call while the kept
 array is in use, get a fresh one.
 """

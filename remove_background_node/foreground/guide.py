@@ -17,8 +17,8 @@ shading. There the colours give a bound instead: the least alpha at which the pi
 stays inside the RGB cube. A model's alpha over such a backdrop runs too opaque (u2net's mean over
 the measured band of rembg's four test pictures: 1.24-1.48x the true alpha over white and grey,
 1.04-1.57x over black) and the bound too clear, so the alpha used lies TOWARD_MODEL of the way from
-the bound to the model's. Where the model is right, that costs some of the gain (README,
-Performance: edge colours).
+the bound to the model's. Where the model is right, that costs some of the gain (.readme/performance-log.md:
+edge colours).
 
 Dividing by such an alpha is only as good as that alpha. It is trusted where it changes smoothly,
 as across a model's blurred edge; across hair strands it changes from pixel to pixel, a small error
