@@ -44,7 +44,16 @@ def wrap(spec: ModelSpec, inner: Any) -> Any:
     ``__init__`` would open the file again (and look in ~/.u2net, download, re-hash it), so it is
     not called.
     """
-    from rembg.sessions import sessions as rembg_sessions
+    try:
+        from rembg.sessions import sessions as rembg_sessions
+    except ImportError as error:  # rembg 2.0.64 and older name their sessions differently
+        from importlib.metadata import version
+
+        raise RuntimeError(
+            f"Remove Background does not work with the rembg installed in InvokeAI's environment ({version('rembg')}): "
+            "install the version the pack's pyproject.toml names by running tools/install_deps.py with InvokeAI's "
+            "Python (README: Install into an existing InvokeAI), then restart InvokeAI."
+        ) from error
 
     cls = rembg_sessions[spec.name]
     session = cls.__new__(cls)

@@ -6,7 +6,8 @@ Run it with InvokeAI's own Python:  <invokeai python> tools/install_deps.py [--h
   --test  also install the test tools
 
 Every package already installed is pinned to its current version with a constraints file, so pip
-either adds new packages or fails; it never upgrades numpy, onnxruntime, torch or opencv. rembg
+either adds new packages or fails; it never upgrades numpy, onnxruntime, torch or opencv. The pack's own
+requirements (rembg) are not pinned: an older rembg, say from another pack, is lifted into the range. rembg
 2.0.69 also pulls in opencv-python-headless, whose files overwrite the shared cv2 folder of
 InvokeAI's opencv-contrib-python: the contrib files are put back afterwards (same version).
 Afterwards it checks that no version changed, that `pip check` is clean and that cv2.ximgproc works.
@@ -16,6 +17,7 @@ Uses only the standard library.
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import tempfile
@@ -49,10 +51,16 @@ def requirements(*groups: str) -> list[str]:
     return [r for g in groups for r in (project["optional-dependencies"][g] if g else project["dependencies"])]
 
 
-def install(reqs: list[str], before: dict[str, str]) -> None:
-    """Requirements and the versions installed now -> installs the requirements, changing none of those."""
+def names(reqs: list[str]) -> set[str]:
+    """Requirements ("rembg>=2.0.65,<2.0.70") -> their normalised distribution names."""
+    return {re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0].lower().replace("_", "-") for r in reqs}
+
+
+def install(reqs: list[str], before: dict[str, str], own: set[str]) -> None:
+    """Requirements, the versions installed now and the pack's own requirement names -> installs the requirements,
+    changing none of those versions but the pack's own."""
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
-        f.write("".join(f"{name}=={version}\n" for name, version in sorted(before.items())))
+        f.write("".join(f"{name}=={version}\n" for name, version in sorted(before.items()) if name not in own))
         constraints = f.name
     _pip("install", "--constraint", constraints, *reqs)
     after = freeze()
@@ -61,12 +69,13 @@ def install(reqs: list[str], before: dict[str, str]) -> None:
         _pip("install", "--force-reinstall", "--no-deps", f"opencv-contrib-python=={contrib}")
 
 
-def verify(before: dict[str, str]) -> list[str]:
-    """Versions before -> a list of problems with the environment now (empty when all is well)."""
+def verify(before: dict[str, str], own: set[str] = frozenset()) -> list[str]:
+    """Versions before and the pack's own requirement names -> a list of problems with the environment now (empty
+    when all is well)."""
     problems = []
     after = freeze()
     for name, version in before.items():
-        if after.get(name) != version:
+        if name not in own and after.get(name) != version:
             problems.append(f"{name} changed from {version} to {after.get(name, 'not installed')}")
     check = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True)
     if check.returncode != 0:
@@ -88,8 +97,9 @@ def main() -> int:
     if args.host:
         _pip("install", *requirements(args.host))
     before = freeze()
-    install(requirements("", *(["test"] if args.test else [])), before)
-    problems = verify(before)
+    own = names(requirements(""))
+    install(requirements("", *(["test"] if args.test else [])), before, own)
+    problems = verify(before, own)
     for problem in problems:
         print(f"install_deps: {problem}", file=sys.stderr)
     if not problems:

@@ -121,6 +121,21 @@ def test_a_session_is_rembgs_class_around_the_cached_inference_session(tiny_mode
         assert len(session.predict(Image.new("RGB", (64, 48)))) == 3, "rembg's own cloth post-processing"
 
 
+def test_a_rembg_older_than_the_pin_is_named_with_what_to_do(monkeypatch):
+    """rembg 2.0.59 to 2.0.64 list their session classes (sessions_class) and have no ``sessions`` dict."""
+    import sys
+    import types
+
+    from remove_background_node.sessions import wrap
+
+    old = types.ModuleType("rembg.sessions")
+    old.sessions_class, old.sessions_names = [], []
+    monkeypatch.setitem(sys.modules, "rembg.sessions", old)
+    with pytest.raises(RuntimeError, match=r"tools/install_deps.py") as raised:
+        wrap(catalog.get("u2netp"), object())
+    assert "(2.0.69)" in str(raised.value), "names the rembg installed"
+
+
 def _held(model):
     from contextlib import nullcontext
 
