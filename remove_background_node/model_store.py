@@ -1,7 +1,7 @@
 """Where a model file comes from, and whether it is the right file.
 
-Order: ``<models>/rembg/`` (placed by hand) -> an existing rembg home (``U2NET_HOME`` or
-``~/.u2net``) -> a download through the ``Downloader`` the caller passes (InvokeAI's download queue).
+Order: ``<models>/rembg/`` (placed by hand) -> an existing rembg home (``U2NET_HOME``, else
+``$XDG_DATA_HOME/.u2net``, else ``~/.u2net``) -> a download through the ``Downloader`` the caller passes (InvokeAI's download queue).
 Every file is checksummed once per process (keyed by path, inode, size, mtime and ctime) before it is used.
 Nothing here imports InvokeAI, so all of it runs against plain folders and a loopback server in tests.
 """
@@ -44,7 +44,8 @@ class ModelFileError(RuntimeError):
 
 
 def rembg_home(env: Mapping[str, str] = os.environ) -> Path:
-    """Environment -> the folder rembg 2.0.69 keeps its models in (U2NET_HOME, else ~/.u2net)."""
+    """Environment -> the folder rembg 2.0.69 keeps its models in (U2NET_HOME, else $XDG_DATA_HOME/.u2net, else
+    ~/.u2net)."""
     default = os.path.join(env.get("XDG_DATA_HOME", "~"), ".u2net")
     return Path(os.path.expanduser(env.get("U2NET_HOME", default)))
 

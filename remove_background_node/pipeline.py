@@ -32,10 +32,11 @@ Warn = Callable[[str], None]  # something the user should know about this run (t
 STEPS: tuple[tuple[str, str], ...] = (
     ("model", "the model's mask (several masks, such as the cloth model's \"all\", are united); with "
               "bounding_boxes, the model's mask inside the boxes and background outside"),
-    ("skip_frames", f"video only: the model sees {keyframes.EVERY}; a frame between gets the masks of the two on either "
-                    "side carried along with the subject, or the model's own where they disagree"),
     ("post_process_mask", "smooths the mask and makes it hard"),
     ("alpha_matting", "re-solves the soft edge between the two thresholds"),
+    ("skip_frames", f"video only: the model sees {keyframes.EVERY}; a frame between gets the masks (matted, if "
+                    "alpha_matting is on) of the two on either side carried along with the subject, or its own where "
+                    "they disagree"),
     ("temporal_smoothing", "video only: steadies the mask with the frames before it, carried along with the subject"),
     ("refine_foreground", "re-estimates the colour of the mask's soft pixels, before the mask controls below change "
                           "its edge (alpha matting does too); with invert, the background's colours"),

@@ -133,7 +133,8 @@ def main() -> int:
 
 
 def video_picture(predict: Callable[[Image.Image], Any], width: int) -> Image.Image:
-    """u2netp and a known-matte clip -> a few frames with their matte and composite, as the video node makes them."""
+    """u2netp and a known-matte clip -> a few frames with their matte and composite, as the video node makes them
+    with Skip Frames off (the model sees every frame; the picture shows the steadying alone)."""
     import tempfile
 
     from remove_background_node.video import temporal

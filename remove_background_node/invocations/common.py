@@ -74,12 +74,14 @@ def background_color(default: ColorField = TRANSPARENT) -> Any:
     )
 
 
-def refine_foreground() -> Any:
-    return InputField(
-        default=False, title="Refine Edge Colors",
-        description="Recover the subject's own colour in soft edges (hair, fur) so the old background does not bleed in; "
-        "alpha matting does this by itself (unless inverted)",
-    )
+REFINE_FOREGROUND = (
+    "Recover the subject's own colour in soft edges (hair, fur) so the old background does not bleed in; alpha matting "
+    "does this by itself (unless inverted)"
+)
+
+
+def refine_foreground(description: str = REFINE_FOREGROUND) -> Any:
+    return InputField(default=False, title="Refine Edge Colors", description=description)
 
 
 def alpha_matting() -> Any:
@@ -106,7 +108,8 @@ def background_threshold() -> Any:
 def erode_size() -> Any:
     return InputField(
         default=pipeline.ERODE_SIZE, ge=0, le=1024, title="Erode Size",
-        description="Matting: pixels the sure regions are eroded by, widening the band matting solves",
+        description="Matting: the side in pixels of the square the sure regions are eroded with (about half that "
+        "from each edge), widening the band matting solves",
     )
 
 

@@ -51,7 +51,9 @@ class RefineCutoutInvocation(BaseInvocation, WithMetadata, WithBoard):
     foreground_threshold: int = common.foreground_threshold()
     background_threshold: int = common.background_threshold()
     erode_size: int = common.erode_size()
-    refine_foreground: bool = common.refine_foreground()
+    refine_foreground: bool = common.refine_foreground(
+        "Recover the subject's own colour in soft edges when matting is skipped (matting re-estimates them by itself)"
+    )
     background_color: ColorField = common.background_color()
 
     @model_validator(mode="after")
