@@ -7,8 +7,11 @@ heap keeps what is freed into it, and how much it holds at its highest depends o
 - Alpha matting allocates and frees blocks of megabytes in the worker threads. Served from their heaps, the server's
   resident memory climbs a few MB at a time and wanders by tens of MB from one queue item to the next over a long
   run of mixed items; mapped, it stays flat (.readme/performance-log.md: a long run).
-- While a small clip streams, decoding, the model, steadying and both encoders allocate and free frame-sized arrays,
-  each on its own thread, and served from the heaps the server's peak wanders from one clip to the next.
+- While a small clip streams, decoding, the model, steadying and both encoders allocate and free frame-sized arrays
+  and smaller maps, each on its own thread. Served from the heaps, a clip's peak depended on what the heaps already
+  held: in one server, successive clips peaked at 28, 20, 20 and 17 MB above the RSS before them (which rose by 12 MB
+  meanwhile), so a clip's figure said more about its place in the server's life than about its length. Mapped from
+  FRAMES_FROM: 28, 26, 24 and 23 MB (the RSS before them rose by 6 MB).
 
 Inside ``blocks_mapped(size)`` blocks from ``size`` up are mapped and unmapped (the smallest size asked for by the
 windows open at once); when the last window closes the threshold is left at the adaptive one's ceiling. A mapped block
@@ -27,7 +30,9 @@ from contextlib import contextmanager, nullcontext
 from typing import ContextManager
 
 M_MMAP_THRESHOLD = -3  # mallopt's parameter number (malloc.h)
-FRAMES_FROM = 128 * 1024  # glibc's own starting threshold: a 640x360 grey matte (225 KiB) is above it
+# a clip's blocks from 16 KiB up: frames and mattes, and the model's, the flow's and the steadying's smaller maps,
+# which served from a long-running server's heaps left its peak depending on what those heaps already held
+FRAMES_FROM = 16 * 1024
 MAPPED_UP_TO = 1 << 20  # the largest RGB frame, in bytes, whose blocks are mapped: 640x480 (900 KiB), not 854x480
 MATTING_FROM = 1 << 20  # matting's blocks from 1 MiB up: its bands and factors, not its many small index arrays
 AFTER = 4 * 1024 * 1024 * ctypes.sizeof(ctypes.c_long)  # the adaptive threshold's ceiling: 32 MiB on 64-bit
