@@ -1,7 +1,7 @@
 """Where a model file comes from, and whether it is the right file.
 
-Order: ``<models>/rembg/`` (placed by hand) -> an existing rembg home (``U2NET_HOME``, else
-``$XDG_DATA_HOME/.u2net``, else ``~/.u2net``) -> a download through the ``Downloader`` the caller passes (InvokeAI's download queue).
+Order: ``<models>/rembg/`` (placed by hand) -> an existing rembg home (``rembg_home``) -> a download through the
+``Downloader`` the caller passes (InvokeAI's download queue).
 Every file is checksummed once per process (keyed by path, inode, size, mtime and ctime) before it is used.
 Nothing here imports InvokeAI, so all of it runs against plain folders and a loopback server in tests.
 """

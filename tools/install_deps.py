@@ -69,7 +69,7 @@ def install(reqs: list[str], before: dict[str, str], own: set[str]) -> None:
         _pip("install", "--force-reinstall", "--no-deps", f"opencv-contrib-python=={contrib}")
 
 
-def verify(before: dict[str, str], own: set[str] = frozenset()) -> list[str]:
+def verify(before: dict[str, str], own: set[str]) -> list[str]:
     """Versions before and the pack's own requirement names -> a list of problems with the environment now (empty
     when all is well)."""
     problems = []

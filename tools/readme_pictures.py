@@ -176,8 +176,9 @@ def guided_pictures() -> dict[str, tuple[Image.Image, Image.Image, str, str]]:
     box = (x0 - 20, y0 - 20, x1 + 20, y1 + 20)
     whole = pipeline.remove_background(Image.fromarray(rgb), predict)
     boxed = pipeline.remove_background(Image.fromarray(rgb), predict, pipeline.Options(regions=(box,)))
-    photo, _, _ = scenes.subject_over_photo(subject, matte, Image.open(fixtures.REMBG / "cloth-1.jpg"), (1100, 1000), (850, 601), (150, 300))
-    _, truth, _ = scenes.subject_over_photo(subject, matte, Image.open(fixtures.REMBG / "cloth-1.jpg"), (1100, 1000), (850, 601), (150, 300))
+    photo, truth, _ = scenes.subject_over_photo(
+        subject, matte, Image.open(fixtures.REMBG / "cloth-1.jpg"), (1100, 1000), (850, 601), (150, 300)
+    )
     slack = scenes.hard_mask(truth, 4)
     hard = pipeline.remove_background(Image.fromarray(photo), lambda _: [Image.fromarray(slack)])
     refined = pipeline.refine_cutout(
