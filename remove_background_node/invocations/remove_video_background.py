@@ -133,7 +133,7 @@ class RemoveVideoBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
                     lambda frame: pipeline.subject_mask(Image.fromarray(frame), predict, options, warn=warn_once, rgb=frame),
                     finish,
                     stream.mp4_writer(outputs[0], fps),
-                    stream.mp4_writer(outputs[1], fps),
+                    stream.mp4_writer(outputs[1], fps, stream.MATTE_CRF),
                     host.step,
                     between if self.skip_frames and self.temporal_smoothing > 0 else None,
                 )
