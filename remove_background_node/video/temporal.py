@@ -57,9 +57,9 @@ SHIFT_SHARE = 0.8  # ...when a plain shift explains this share of the interior, 
 SPLIT = 10.0
 SPLIT_SAMPLES = 2000  # interior flows the groups are looked for in (a blob has up to tens of thousands)
 FIT_TOLERANCE = 0.5  # flow-frame pixels: interior points within this of a piece's motion belong to it
-GATE = 200.0  # matte levels: the history's trust falls off with its disagreement from the new matte ...
+GATE = 300.0  # matte levels: the history's trust falls off with its disagreement from the new matte ...
 SURE, SURE_GATE = 16, 50.0  # ... and faster, with this scale, where the new matte is within SURE levels of 0 or 255
-CHANGE, PERSIST = 64, 4  # matte levels a new matte differs from the history by, and for how many frames in a row
+CHANGE, PERSIST = 128, 4  # matte levels a new matte differs from the history by, and for how many frames in a row
 PHOTO_K = 3.0  # colours agree within this many times the frame's own noise level
 MAD_TO_SIGMA = 1.4826  # a median absolute deviation times this estimates a normal spread's standard deviation
 # a scene cut: the frames' noise level (colour difference under the flow) above CUT_FLOOR levels and CUT_RATIO times

@@ -27,7 +27,7 @@ class Clip:
     height: int = 360
     frames: int = 48
     fps: float = 24.0
-    background: str = "car-1.jpg"
+    background: str = "car-1.jpg"  # one of rembg's fixtures, or a photograph's path
     crop: tuple[float, float, float, float] = (0.0, 0.125, 0.8, 0.42)  # the part of the photograph: car-1's trees
     speed: float = 4.0  # px/frame at 640 px wide, while moving
     pan: float = 1.0  # the background's pan, px/frame at 640 px wide (a tracking camera)
