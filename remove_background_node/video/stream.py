@@ -35,9 +35,11 @@ IN_FLIGHT = DEPTH + 2 * PREDICTORS  # frames decoded but not yet finished: the m
 # superfast takes about a quarter of the CPU of its default, medium (InvokeAI's make_mp4_writer), and about 60 % of
 # veryfast's, for files about twice veryfast's size at the same quality setting.
 PRESET = "superfast"
-# x264's quality setting (crf) for the matte: a track matte's edges are what a composite is cut along, and at the
-# composite's setting (imageio's default, 25) the encoder's own error changes from frame to frame: encoding a known
-# matte alone flickers by 0.039 levels at 25 and 0.018 at 12 (whose file is under twice the size: a matte is flat)
+# x264's quality setting (crf) for each output. The composite's is x264's own default (imageio sets none for
+# libx264). A track matte's edges are what a composite is cut along, and at 23 the encoder's own error changes from
+# frame to frame: encoding a known matte alone flickers by 0.039 levels at 23 and 0.018 at 12 (a file under twice
+# the size: a matte is flat)
+COMPOSITE_CRF = 23
 MATTE_CRF = 12
 
 _END = object()
@@ -134,16 +136,14 @@ class _Mp4Writer:
     """imageio's ffmpeg writer, with its failures said plainly: imageio raises a bare IOError when ffmpeg stops
     taking frames and says nothing when ffmpeg fails while finishing the file (it never reads ffmpeg's exit code)."""
 
-    def __init__(self, path: Path, fps: float, crf: int | None = None) -> None:
-        """The output file, frames per second and x264's crf (None: imageio's default) -> an open writer (ffmpeg
-        started)."""
+    def __init__(self, path: Path, fps: float, crf: int) -> None:
+        """The output file, frames per second and x264's crf -> an open writer (ffmpeg started)."""
         import imageio.v2 as iio2
 
         self.path = path
-        quality = {} if crf is None else {"quality": None}
-        self._writer = iio2.get_writer(
-            str(path), format="FFMPEG", mode="I", fps=fps, codec="libx264", macro_block_size=1,
-            output_params=["-preset", PRESET, *([] if crf is None else ["-crf", str(crf)])], **quality,
+        self._writer = iio2.get_writer(  # quality None: imageio adds no crf of its own
+            str(path), format="FFMPEG", mode="I", fps=fps, codec="libx264", macro_block_size=1, quality=None,
+            output_params=["-preset", PRESET, "-crf", str(crf)],
         )
 
     def _failed(self, what: str) -> EncoderError:
@@ -168,10 +168,10 @@ class _Mp4Writer:
             raise self._failed("did not finish")
 
 
-def mp4_writer(path: Path, fps: float, crf: int | None = None) -> Writer:
-    """A file path, frames per second and x264's crf (None: imageio's default) -> an H.264 MP4 writer: InvokeAI's
-    settings (libx264, yuv420p, every size kept as it is) with the PRESET above; HxW frames go in as grey, HxWx3 as
-    RGB. Raises EncoderError, saying what to do, if ffmpeg fails, and on close if the file is not a whole MP4."""
+def mp4_writer(path: Path, fps: float, crf: int = COMPOSITE_CRF) -> Writer:
+    """A file path, frames per second and x264's crf -> an H.264 MP4 writer: InvokeAI's settings (libx264, yuv420p,
+    every size kept as it is) with the PRESET above; HxW frames go in as grey, HxWx3 as RGB. Raises EncoderError,
+    saying what to do, if ffmpeg fails, and on close if the file is not a whole MP4."""
     return _Mp4Writer(path, fps, crf)
 
 

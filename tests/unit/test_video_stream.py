@@ -139,7 +139,7 @@ def test_the_matte_is_encoded_finer_than_the_composite(tmp_path, clip):
     composite's setting (the encoder's own error is flicker in a track matte)."""
     _, _, truth = clip
     flicker = {}
-    for name, crf in (("composite", None), ("matte", stream.MATTE_CRF)):
+    for name, crf in (("composite", stream.COMPOSITE_CRF), ("matte", stream.MATTE_CRF)):
         writer = stream.mp4_writer(tmp_path / f"{name}.mp4", 24, crf)
         for matte in truth.mattes:
             writer.append_data(matte)
