@@ -117,10 +117,12 @@ class RemoveVideoBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
             matte = in_between((before[0], before[1][0]), frame, (after[0], after[1][0]), ahead)
             return None if matte is None else (matte, before[1][1] and after[1][1])
 
-        def finish(frame: np.ndarray, found: Matte) -> tuple[np.ndarray, np.ndarray]:
-            """A frame and its mask -> (the frame over the background colour, its final matte), steadied."""
+        def finish(frame: np.ndarray, found: Matte, witness: tuple[np.ndarray, Matte] | None) -> tuple[np.ndarray, np.ndarray]:
+            """A frame, its mask and a later (frame, mask) or None -> (the frame over the background colour, its final
+            matte), steadied."""
             mask, matted = found
-            steady = temporal.stabilise(frame, mask, state, self.temporal_smoothing)
+            later = None if witness is None else (witness[0], witness[1][0])
+            steady = temporal.stabilise(frame, mask, state, self.temporal_smoothing, later)
             return pipeline.video_frame(frame, steady, matted, options)
 
         with tempfile.TemporaryDirectory(prefix="remove-background-video-") as folder:

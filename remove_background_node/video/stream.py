@@ -5,7 +5,8 @@
 
 Given ``between``, frames the model need not see (keyframes.model_sees) go past it: in frame order,
 each gets its matte from the frame before it and the next one the model sees, or from the model
-there when ``between`` declines.
+there when ``between`` declines. A frame the model saw is finished once the next one it sees is found
+too: that frame's own matte is the stabiliser's witness (temporal.stabilise).
 
 Small bounded queues join the stages, so memory holds a few frames however long the clip is. The
 caller's thread reports progress and is where cancelling is noticed; an error in any stage, or a
@@ -30,7 +31,9 @@ from . import keyframes
 # grows to hold every concurrent run's activations and never shrinks (a second u2netp run at once: about 270 MB).
 PREDICTORS = 1
 DEPTH = 3  # frames waiting between two stages
-IN_FLIGHT = DEPTH + 2 * PREDICTORS  # frames decoded but not yet finished: the model returns them out of order
+# frames decoded but not yet finished: the model returns them out of order, and a frame waits for the next one the
+# model sees (its witness, or the matte a frame between is moved from)
+IN_FLIGHT = max(DEPTH + 2 * PREDICTORS, keyframes.STRIDE + 1)
 # Two videos are encoded per frame beside the model on the CPU. For these composites and flat mattes x264's
 # superfast takes about a quarter of the CPU of its default, medium (InvokeAI's make_mp4_writer), and about 60 % of
 # veryfast's, for files about twice veryfast's size at the same quality setting.
@@ -184,15 +187,16 @@ def run(
     frames: Iterable[Frame],
     total: int,
     model_matte: Callable[[Frame], Any],
-    finish: Callable[[Frame, Any], tuple[Frame, np.ndarray]],
+    finish: Callable[[Frame, Any, Found | None], tuple[Frame, np.ndarray]],
     video: Writer,
     matte: Writer,
     step: Callable[[str, float | None], None],
     between: Between | None = None,
 ) -> int:
     """Frames, their expected number, the per-frame model matte (run in parallel, any result), the in-order finish
-    (frame and that result -> composite frame and final matte), the two writers, progress (may raise to cancel)
-    and optionally ``between`` for the frames the model skips -> the number of frames written to each writer."""
+    (frame, that result and a witness -> composite frame and final matte; the witness is the next frame the model saw
+    with its result, or None for a frame between or at the clip's end), the two writers, progress (may raise to
+    cancel) and optionally ``between`` for the frames the model skips -> the number of frames written to each writer."""
     stages = _Stages()
     decoded: queue.Queue[Any] = queue.Queue(DEPTH)
     predicted: queue.Queue[Any] = queue.Queue(DEPTH + PREDICTORS)
@@ -250,14 +254,14 @@ def run(
     written, ended, waiting = 0, 0, {}
     last: Found | None = None
 
+    def later(index: int) -> int:
+        """A frame's index -> the index of the next frame the model sees: its witness."""
+        return keyframes.next_seen(index) if between is not None else index + 1
+
     def ready(index: int) -> bool:
-        """Whether frame ``index`` can be finished now: found, or skipped with the next frame the model sees found
-        (or the clip ended before it)."""
-        if index not in waiting:
-            return False
-        if waiting[index][1] is not SKIPPED:
-            return True
-        return ended == PREDICTORS or keyframes.next_seen(index) in waiting
+        """Whether frame ``index`` can be finished now: found, with the next frame the model sees found too (for a
+        frame skipped, to move its matte from; else as its witness), or the clip ended before it."""
+        return index in waiting and (ended == PREDICTORS or later(index) in waiting)
 
     try:
         while not stages.stop.is_set():
@@ -275,15 +279,17 @@ def run(
                 break
             while ready(written):  # the model finishes frames out of order; stabilising needs them in order
                 frame, found = waiting.pop(written)
+                witness = waiting.get(later(written))
                 if found is SKIPPED:
-                    seen = keyframes.next_seen(written)
-                    after = waiting.get(seen)
+                    after = waiting.get(keyframes.next_seen(written))
                     usable = between is not None and last is not None and after is not None
-                    found = between(last, frame, after, seen - written) if usable else None
+                    found = between(last, frame, after, keyframes.next_seen(written) - written) if usable else None
                     if found is None:  # the neighbours disagree, or there is no frame after: the model sees it
                         found = matte_of(frame)
+                    else:  # moved from the frames on either side, it has seen the witness already
+                        witness = None
                 step(f"Frame {written + 1} of {total}", min((written + 1) / max(total, 1), 1.0))
-                composite, final = finish(frame, found)
+                composite, final = finish(frame, found, witness)
                 if not (stages.put(to_video, composite) and stages.put(to_matte, final)):
                     break
                 last = (frame, found)

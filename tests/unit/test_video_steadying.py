@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from remove_background_node.video import temporal
+from remove_background_node.video import motion, temporal
 from tests.harness import clips
 
 
@@ -223,15 +223,15 @@ def test_heavy_sensor_noise_is_no_scene_cut():
 def test_flows_split_into_two_shifts_only_when_they_fall_apart():
     rng = np.random.default_rng(0)
     one = rng.normal(0.3, 0.1, (4000, 2)).astype(np.float32)  # one subject's flow with DIS's noise
-    assert len(temporal._shifts(one, np.median(one, axis=0))) == 1
+    assert len(motion._shifts(one, np.median(one, axis=0))) == 1
     still = rng.normal(0.0, 0.05, (1000, 2))
     panned_part = rng.normal(0.0, 0.05, (3000, 2)) + [0.5, 0.0]
     both = np.concatenate([still, panned_part]).astype(np.float32)
-    two = temporal._shifts(both, np.median(both, axis=0))
+    two = motion._shifts(both, np.median(both, axis=0))
     assert len(two) == 2
     assert sorted(round(float(s[0]), 1) for s in two) == [0.0, 0.5]
     few = np.concatenate([still[:300], panned_part]).astype(np.float32)  # under PIECE_SHARE of it still: one shift
-    assert len(temporal._shifts(few, np.median(few, axis=0))) == 1
+    assert len(motion._shifts(few, np.median(few, axis=0))) == 1
 
 
 def test_colour_agreement_stays_a_number_where_a_box_sum_rounds_below_zero():
@@ -243,4 +243,37 @@ def test_colour_agreement_stays_a_number_where_a_box_sum_rounds_below_zero():
     small, moved = np.repeat(spikes[..., None], 3, axis=2), np.zeros((180, 320, 3), np.float32)
     squares = np.mean(np.square(small - moved), axis=2)
     assert (cv2.boxFilter(squares, -1, (3, 3)) < 0).any(), "the case this test is about arises"
-    assert np.isfinite(temporal._colour_agreement(small, moved, 1.0)).all()
+    assert np.isfinite(motion.colour_agreement(small, moved, 1.0)).all()
+
+
+def flashing_subject(t: int, bite: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Frame t of a still subject over a still texture, the right half of it a screen whose colours change every frame
+    (so they never agree with the frame before), and the model's matte of it, with a bite out of the screen or not."""
+    rng = np.random.default_rng(5)
+    frame = texture(rng, (30, 40), (160, 120))
+    frame[20:100, 20:60] = texture(rng, (8, 4), (40, 80))  # the left half: a texture the flow can follow
+    frame[20:100, 60:100] = np.random.default_rng(200 + t).integers(0, 255, (80, 40, 3), dtype=np.uint8)
+    matte = np.zeros((120, 160), np.uint8)
+    matte[20:100, 20:100] = 255
+    if bite:
+        matte[40:70, 70:95] = 0
+    return with_sensor_noise(frame, t), matte
+
+
+def test_a_witness_holds_off_a_one_frame_flicker_and_lets_a_real_change_through():
+    """Where colours cannot tell (a screen whose picture changes every frame), a bite the model takes out of the
+    subject for one frame gets through the history on its own; the next frame the model sees, without the bite, is
+    a witness that holds it off. Where the witness has the bite too, the model changed its mind: it is followed at once."""
+    def run(bitten: range, witness: bool) -> np.ndarray:
+        state = temporal.State()
+        for t in range(12):
+            frame, matte = flashing_subject(t, t in bitten)
+            later = flashing_subject(t + 3, t + 3 in bitten) if witness else None
+            out = temporal.stabilise(frame, matte, state, 1.0, later)
+            if t == 8:
+                return out[45:65, 75:90]
+        raise AssertionError("unreachable")
+
+    assert run(range(8, 9), witness=False).max() < 64, "the case this test is about: no colour holds the history"
+    assert run(range(8, 9), witness=True).min() > 192, "the witness holds the subject"
+    assert run(range(8, 12), witness=True).max() < 64, "a bite the witness shows too is followed at once"

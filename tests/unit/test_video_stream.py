@@ -39,7 +39,7 @@ def test_the_stream_keeps_frame_order_and_gives_each_frame_its_own_matte(clip, u
     count = stream.run(
         iter(frames[:12]), 12,
         lambda f: pipeline.subject_mask(Image.fromarray(f), u2netp_predict, options),
-        lambda f, found: pipeline.video_frame(f, found[0], found[1], options),
+        lambda f, found, witness: pipeline.video_frame(f, found[0], found[1], options),
         Sink(written["video"]), Sink(written["matte"]), lambda message, fraction=None: steps.append(message),
     )
     assert count == 12 and steps == [f"Frame {i} of 12" for i in range(1, 13)]
@@ -65,7 +65,7 @@ def test_a_cancel_stops_every_stage_and_closes_both_writers():
             raise Cancelled
 
     with pytest.raises(Cancelled):
-        stream.run(endless(), 1000, lambda f: f[..., 0], lambda f, m: (f, m),
+        stream.run(endless(), 1000, lambda f: f[..., 0], lambda f, m, w: (f, m),
                    Sink(name="video", closed=closed), Sink(name="matte", closed=closed), step)
     assert sorted(closed) == ["matte", "video"]
     assert {t.ident for t in threading.enumerate()} <= alive_before, "no stage thread is left"
@@ -90,7 +90,7 @@ def test_memory_holds_a_few_frames_however_long_the_clip():
         def close(self) -> None:
             pass
 
-    assert stream.run(frames(400), 400, lambda f: None, lambda f, m: (f, f[..., 0]), Writer(), Writer(), lambda *a: None) == 400
+    assert stream.run(frames(400), 400, lambda f: None, lambda f, m, w: (f, f[..., 0]), Writer(), Writer(), lambda *a: None) == 400
     # the frames in flight between decoding and finishing, the encoder's queue and the one being encoded:
     # a bound that does not depend on the clip's length
     assert most[0] <= stream.IN_FLIGHT + stream.DEPTH + 2, most[0]
@@ -101,7 +101,7 @@ def test_an_error_in_a_stage_reaches_the_caller():
         raise RuntimeError("model failed")
 
     with pytest.raises(RuntimeError, match="model failed"):
-        stream.run(iter([np.zeros((4, 4, 3), np.uint8)] * 5), 5, broken, lambda f, m: (f, m), Sink(), Sink(), lambda *a: None)
+        stream.run(iter([np.zeros((4, 4, 3), np.uint8)] * 5), 5, broken, lambda f, m, w: (f, m), Sink(), Sink(), lambda *a: None)
 
 
 def _frames(n: int) -> list[np.ndarray]:
@@ -159,7 +159,7 @@ def test_an_encoder_that_dies_before_finishing_fails_the_run_saying_what_to_do(t
             killed.append(_kill_encoders())
 
     with pytest.raises(stream.EncoderError, match=r"(?s)did not finish (video|matte)\.mp4, so nothing was saved.*make room in"):
-        stream.run(iter(frames), n, lambda f: f[..., 0], lambda f, m: (f, m),
+        stream.run(iter(frames), n, lambda f: f[..., 0], lambda f, m, w: (f, m),
                    stream.mp4_writer(tmp_path / "video.mp4", 24), stream.mp4_writer(tmp_path / "matte.mp4", 24), step)
     assert killed == [2]
 
@@ -234,9 +234,11 @@ def test_a_frame_next_to_a_scene_cut_goes_to_the_model():
 
 def test_skipping_frames_runs_the_model_on_every_stride_th_frame_in_order():
     """The model sees frames 0, STRIDE, 2 x STRIDE ...; a frame between goes to it too when ``between`` declines, or
-    when the clip ends before the next frame the model sees."""
+    when the clip ends before the next frame the model sees. A frame the model saw is finished with the next one it
+    sees as its witness (none at the clip's end); a frame moved from its neighbours has none."""
     seen: list[int] = []
     finished: list[int] = []
+    witnessed: dict[int, int | None] = {}
     declined = keyframes.STRIDE + 1
 
     def model(frame: np.ndarray) -> int:
@@ -248,9 +250,11 @@ def test_skipping_frames_runs_the_model_on_every_stride_th_frame_in_order():
         assert before[1] == index - 1 and after[1] == keyframes.next_seen(index) == index + ahead
         return None if index == declined else index
 
-    def finish(frame: np.ndarray, found: int) -> tuple[np.ndarray, np.ndarray]:
+    def finish(frame: np.ndarray, found: int, witness: tuple[np.ndarray, int] | None) -> tuple[np.ndarray, np.ndarray]:
         assert found == int(frame[0, 0, 0])
         finished.append(found)
+        witnessed[found] = None if witness is None else witness[1]
+        assert witness is None or int(witness[0][0, 0, 0]) == witness[1]
         return frame, frame[..., 0]
 
     frames = [np.full((4, 4, 3), i, np.uint8) for i in range(12)]
@@ -260,6 +264,8 @@ def test_skipping_frames_runs_the_model_on_every_stride_th_frame_in_order():
     ending = [i for i in range(12) if keyframes.next_seen(i) >= 12 and i not in stride]
     assert sorted(seen) == sorted(stride + [declined] + ending), "every STRIDE-th, the one declined, the last ones"
     assert keyframes.STRIDE > 1 and ending
+    later = {i: keyframes.next_seen(i) if keyframes.next_seen(i) < 12 else None for i in seen}
+    assert witnessed == {i: later.get(i) for i in range(12)}, "the next frame the model sees, for a frame it saw"
 
 
 def test_skipping_frames_keeps_the_error_and_the_steadiness(clip, u2netp_predict):
@@ -277,7 +283,7 @@ def test_skipping_frames_keeps_the_error_and_the_steadiness(clip, u2netp_predict
 
     out: list[np.ndarray] = []
 
-    stream.run(iter(frames), len(frames), model, lambda f, m: (f, temporal.stabilise(f, m, state, 1.0)),
+    stream.run(iter(frames), len(frames), model, lambda f, m, w: (f, temporal.stabilise(f, m, state, 1.0, w)),
                Sink(), Sink(out), lambda *a: None, between)
     steady = np.array(out)
     assert len(steady) == len(frames)
@@ -304,6 +310,6 @@ def test_no_more_than_predictors_model_runs_at_once_even_for_skipped_frames():
         return 0
 
     frames = (np.zeros((4, 4, 3), np.uint8) for _ in range(60))
-    written = stream.run(frames, 60, model, lambda f, m: (f, f[..., 0]), Sink(), Sink(), lambda *a: None,
+    written = stream.run(frames, 60, model, lambda f, m, w: (f, f[..., 0]), Sink(), Sink(), lambda *a: None,
                          lambda before, frame, after, ahead: None)  # the neighbours always disagree
     assert written == 60 and most[0] <= stream.PREDICTORS, most[0]
