@@ -20,7 +20,7 @@ import numpy as np
 from . import motion
 from .motion import carried
 
-STRIDE = 3  # the model sees frames 0, STRIDE, 2 x STRIDE, ... (.readme/performance-log.md, Video: what 2 and 3 measure)
+STRIDE = 4  # the model sees frames 0, STRIDE, 2 x STRIDE, ... (.readme/performance-log.md, Video: what 2, 3 and 4 measure)
 EVERY = {1: "every frame", 2: "every second frame", 3: "every third frame", 4: "every fourth frame"}.get(
     STRIDE, f"every {STRIDE}th frame")  # how the field descriptions and the README say STRIDE
 DISAGREE = 128  # matte levels: the two moved mattes disagree about a pixel (one says subject, the other not)
