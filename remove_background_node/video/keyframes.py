@@ -18,7 +18,6 @@ import cv2
 import numpy as np
 
 from . import motion
-from .motion import carried
 
 STRIDE = 4  # the model sees frames 0, STRIDE, 2 x STRIDE, ... (.readme/performance-log.md, Video: what 2, 3 and 4 measure)
 EVERY = {1: "every frame", 2: "every second frame", 3: "every third frame", 4: "every fourth frame"}.get(
@@ -66,7 +65,7 @@ class Between:
         noises = [noise for _, _, noise in motions]
         if motion.scene_cut(max(noises), min(noises)):  # one neighbour is of another scene: nothing to move
             return None
-        first, second = (carried(matte, way, blobs, self.grids) for (way, blobs, _), (_, matte) in zip(motions, (before, after)))
+        first, second = (motion.carried(matte, way, blobs, self.grids) for (way, blobs, _), (_, matte) in zip(motions, (before, after)))
         subject = np.count_nonzero((first >= DISAGREE) | (second >= DISAGREE))
         if np.count_nonzero(np.abs(first - second) >= DISAGREE) > DISAGREE_SHARE * max(subject, 1):
             return None

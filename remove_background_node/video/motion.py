@@ -45,9 +45,7 @@ MAD_TO_SIGMA = 1.4826  # a median absolute deviation times this estimates a norm
 # the frame before's (measured at 640x360: 3-5 within a clip, 13.5 under sensor noise of sigma 16, 70 across a cut)
 CUT_FLOOR, CUT_RATIO = 8.0, 4.0
 
-
 Grids = dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]  # (width, height) -> pixel coordinate planes
-
 Reduced = tuple[np.ndarray, np.ndarray, np.ndarray]  # a frame at flow size: float32 RGB, uint8 grey, uint8 matte
 
 

@@ -279,11 +279,11 @@ def run(
                 break
             while ready(written):  # the model finishes frames out of order; stabilising needs them in order
                 frame, found = waiting.pop(written)
-                witness = waiting.get(later(written))
+                seen = later(written)
+                witness = waiting.get(seen)  # for a frame skipped, the frame after it to move its matte from
                 if found is SKIPPED:
-                    after = waiting.get(keyframes.next_seen(written))
-                    usable = between is not None and last is not None and after is not None
-                    found = between(last, frame, after, keyframes.next_seen(written) - written) if usable else None
+                    usable = between is not None and last is not None and witness is not None
+                    found = between(last, frame, witness, seen - written) if usable else None
                     if found is None:  # the neighbours disagree, or there is no frame after: the model sees it
                         found = matte_of(frame)
                     else:  # moved from the frames on either side, it has seen the witness already

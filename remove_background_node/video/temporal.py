@@ -59,7 +59,6 @@ class State:
     grids: Grids = field(default_factory=dict, repr=False)
 
 
-
 def stabilise(
     frame: np.ndarray, matte: np.ndarray, state: State, strength: float, witness: tuple[np.ndarray, np.ndarray] | None = None
 ) -> np.ndarray:
