@@ -4,7 +4,8 @@
     python -m remove_background_node.models_cli download NAME... [--root ROOT | --dir DIR]
     python -m remove_background_node.models_cli verify [--root ROOT | --dir DIR]
 
-The folder is ``<root>/models/rembg`` (root: --root, else INVOKEAI_ROOT, else InvokeAI's default).
+The folder is ``rembg`` in InvokeAI's models folder (root: --root, else INVOKEAI_ROOT, else InvokeAI's default;
+the models folder as InvokeAI's settings place it: INVOKEAI_MODELS_DIR, else models_dir in invokeai.yaml, else models).
 Downloads honour REMOVE_BACKGROUND_MODEL_URL and REMOVE_BACKGROUND_DOWNLOAD_TIMEOUT (the node's own stall timeout)
 and are checked against the catalog's checksums.
 """
@@ -18,20 +19,27 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import requests
+import yaml
 
 from . import catalog, model_store
 
+
 def models_dir(root: str | None, folder: str | None) -> Path:
-    """--root and --dir options -> the folder model files go into."""
+    """--root and --dir options -> the folder model files go into: --dir, else ``rembg`` in the InvokeAI root's models
+    folder, which InvokeAI's settings may move (INVOKEAI_MODELS_DIR, else ``models_dir`` in the root's invokeai.yaml)."""
     if folder:
         return Path(folder).expanduser()
-    if root or os.environ.get("INVOKEAI_ROOT"):
-        base = Path(root or os.environ["INVOKEAI_ROOT"]).expanduser()
-    else:
-        from invokeai.app.services.config.config_default import InvokeAIAppConfig
+    from invokeai.app.services.config.config_default import INIT_FILE, InvokeAIAppConfig
 
-        base = InvokeAIAppConfig.find_root()
-    return base / "models" / model_store.FOLDER
+    base = Path(root).expanduser() if root else InvokeAIAppConfig.find_root()  # find_root reads INVOKEAI_ROOT
+    settings = InvokeAIAppConfig()  # the environment's settings, which win over the file's, as in InvokeAI
+    models = settings.models_dir
+    if "models_dir" not in settings.model_fields_set and (base / INIT_FILE).is_file():
+        with open(base / INIT_FILE, encoding="utf-8") as file:
+            from_file = yaml.safe_load(file)
+        if isinstance(from_file, dict) and from_file.get("models_dir"):
+            models = Path(from_file["models_dir"])
+    return (base.absolute() / models.expanduser()) / model_store.FOLDER
 
 
 def table(markdown: bool) -> str:
@@ -98,11 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the models, files and checksums").add_argument("--markdown", action="store_true")
     for name in ("download", "verify"):
-        p = sub.add_parser(name, help=f"{name} model files in <root>/models/rembg")
+        p = sub.add_parser(name, help=f"{name} model files in rembg/ of InvokeAI's models folder")
         if name == "download":
             p.add_argument("names", nargs="+", metavar="NAME", choices=[*catalog.MODEL_NAMES, "all"])
         p.add_argument("--root", help="the InvokeAI root folder (default: INVOKEAI_ROOT)")
-        p.add_argument("--dir", help="an explicit folder instead of <root>/models/rembg")
+        p.add_argument("--dir", help="an explicit folder instead of rembg/ in InvokeAI's models folder")
     args = parser.parse_args(argv)
 
     if args.command == "list":

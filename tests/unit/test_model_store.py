@@ -249,3 +249,21 @@ def test_models_cli_lists_downloads_and_verifies(tmp_path, mirror, u2netp_file, 
     (target / "u2netp.onnx").write_bytes(good[:-10])
     assert models.main(["verify", "--dir", str(target)]) == 1
     assert "BAD" in capsys.readouterr().out and (target / "u2netp.onnx").exists()
+
+
+def test_models_cli_finds_the_models_folder_where_invokeais_settings_put_it(tmp_path, monkeypatch):
+    from remove_background_node import models_cli as models
+
+    monkeypatch.delenv("INVOKEAI_MODELS_DIR", raising=False)
+    monkeypatch.setenv("INVOKEAI_ROOT", str(tmp_path / "from-env"))
+    assert models.models_dir(None, None) == tmp_path / "from-env" / "models" / "rembg"
+    root = tmp_path / "root"
+    root.mkdir()
+    assert models.models_dir(str(root), None) == root / "models" / "rembg"
+    (root / "invokeai.yaml").write_text("schema_version: 4.0.2\nmodels_dir: elsewhere/weights\n")
+    assert models.models_dir(str(root), None) == root / "elsewhere" / "weights" / "rembg"
+    (root / "invokeai.yaml").write_text(f"schema_version: 4.0.2\nmodels_dir: {tmp_path / 'big-disk'}\n")
+    assert models.models_dir(str(root), None) == tmp_path / "big-disk" / "rembg"
+    monkeypatch.setenv("INVOKEAI_MODELS_DIR", str(tmp_path / "env-models"))  # InvokeAI's environment wins over its file
+    assert models.models_dir(str(root), None) == tmp_path / "env-models" / "rembg"
+    assert models.models_dir(str(root), str(tmp_path / "explicit")) == tmp_path / "explicit"
