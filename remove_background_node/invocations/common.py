@@ -60,11 +60,8 @@ def mask_feather() -> Any:
     )
 
 
-def invert() -> Any:
-    return InputField(
-        default=False, title="Invert",
-        description="Keep the background instead of the subject, in both the image and the mask",
-    )
+def invert(outputs: str = "the image and the mask") -> Any:
+    return InputField(default=False, title="Invert", description=f"Keep the background instead of the subject, in both {outputs}")
 
 
 def background_color(default: ColorField = TRANSPARENT) -> Any:

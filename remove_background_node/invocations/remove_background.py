@@ -46,7 +46,8 @@ class RemoveBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
     cloth_category: ClothCategory = InputField(
         default="all",
         title="Cloth Category",
-        description="Only for the cloth model (u2net_cloth_seg): which clothes to keep; all = the three together",
+        description="Only for the cloth model (u2net_cloth_seg): which clothes to keep: all (the three together), upper "
+        "body, lower body or full body",
         ui_choice_labels={"all": "All clothes", "upper": "Upper body", "lower": "Lower body", "full": "Full body"},
     )
     bounding_boxes: Optional[list[BoundingBoxField]] = InputField(

@@ -78,7 +78,7 @@ class RemoveVideoBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
     mask_threshold: int = common.mask_threshold()
     mask_grow: int = common.mask_grow()
     mask_feather: float = common.mask_feather()
-    invert: bool = common.invert()
+    invert: bool = common.invert("the video and the matte")
     refine_foreground: bool = common.refine_foreground()
     alpha_matting: bool = common.alpha_matting()
     alpha_matting_foreground_threshold: int = common.foreground_threshold()
