@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -24,6 +25,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         marker = item.get_closest_marker("invokeai")
         if marker and _release(installed) < _release(marker.args[0]):
             item.add_marker(pytest.mark.skip(reason=f"InvokeAI {installed} has no {marker.kwargs['feature']} (from {marker.args[0]})"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hermetic_environment(tmp_path_factory: pytest.TempPathFactory):
+    """The machine's own settings stay out of the tests, the pack in this process and every server started from it:
+    no InvokeAI setting, mirror, timeout or cache size of the user's, and an empty rembg home (a ~/.u2net holding
+    the models would hide a test that failed to place them)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith(("INVOKEAI_", "REMOVE_BACKGROUND_")):
+                patch.delenv(name)
+        patch.setenv("U2NET_HOME", str(tmp_path_factory.mktemp("empty-rembg-home")))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -185,7 +185,10 @@ class Server:
     def wait(self, item_id: int, timeout: float = 600) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            item = self.item(item_id)
+            try:
+                item = self.item(item_id)
+            except requests.Timeout:  # a server busy with 4K matting may answer late; a dead one still raises
+                continue
             if item["status"] in DONE:
                 return item
             time.sleep(0.2)

@@ -198,30 +198,55 @@ def test_stalled_server_fails_with_a_bounded_wait(tmp_path, env, mirror):
     spec = toy_spec()
     mirror.serve(spec.release_file, "slow")
     env[model_store.TIMEOUT_ENV] = "1"
-    with pytest.raises(ModelFileError) as error:
-        model_store.ensure_model(spec, tmp_path / "models", url_downloader(tmp_path / "cache"), env)
-    assert "sent nothing for 1 s" in str(error.value) and model_store.TIMEOUT_ENV in str(error.value)
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            model_store.ensure_model(spec, tmp_path / "models", url_downloader(tmp_path / "cache"), env)
+        except BaseException as error:  # noqa: BLE001 - inspected below
+            errors.append(error)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    caller.join(120)  # a wide margin over the 1 s stall timeout: only a wait without bound is still alive after it
+    assert not caller.is_alive(), "the caller gave up on the stalled server"
+    [error] = errors
+    assert isinstance(error, ModelFileError)
+    assert "sent nothing for 1 s" in str(error) and model_store.TIMEOUT_ENV in str(error)
 
 
 def test_concurrent_callers_share_one_download_and_see_progress(tmp_path, env, mirror):
+    """Four callers while one download is held half-sent: each reports progress from inside its wait, the mirror has
+    one request, and once released all four get the same file from it."""
     spec = toy_spec()
-    mirror.serve(spec.release_file, "good", TOY_BYTES)
+    mirror.serve(spec.release_file, "gate", TOY_BYTES)
     downloader = url_downloader(tmp_path / "cache")
     results: list[Path] = []
-    seen: list[tuple[str, int]] = []
+    reports: list[list[tuple[str, int]]] = [[] for _ in range(4)]
+    waiting = [threading.Event() for _ in range(4)]
 
-    def call() -> None:
-        on_progress = lambda url, done: seen.append((url, done))  # noqa: E731
+    def call(n: int) -> None:
+        def on_progress(url: str, done: int) -> None:
+            reports[n].append((url, done))
+            if len(reports[n]) >= 2:  # the first comes before the download starts, the next from waiting on it
+                waiting[n].set()
+
         results.append(model_store.ensure_model(spec, tmp_path / "models", downloader, env, on_progress))
 
-    threads = [threading.Thread(target=call) for _ in range(4)]
+    threads = [threading.Thread(target=call, args=(n,)) for n in range(4)]
     for t in threads:
         t.start()
-    for t in threads:
-        t.join(60)
-    assert len(results) == 4 and len(set(results)) == 1
+    try:
+        assert all(w.wait(120) for w in waiting), "every caller waits on the download in flight"
+        assert mirror.count(spec.release_file) == 1, "four callers, one request"
+    finally:
+        mirror.release(spec.release_file)
+        for t in threads:
+            t.join(120)
+    assert not any(t.is_alive() for t in threads)
+    assert len(results) == 4 and len(set(results)) == 1 and results[0].read_bytes() == TOY_BYTES
     assert mirror.count(spec.release_file) == 1
-    assert (mirror.url + spec.release_file, 0) in seen
+    assert all(r[0] == (mirror.url + spec.release_file, 0) for r in reports)
 
 
 def test_models_cli_lists_downloads_and_verifies(tmp_path, mirror, u2netp_file, monkeypatch, capsys):

@@ -292,24 +292,38 @@ def test_skipping_frames_keeps_the_error_and_the_steadiness(clip, u2netp_predict
     assert clips.flicker(steady, truth) <= 0.5 * clips.flicker(masks, truth)
 
 
-def test_no_more_than_predictors_model_runs_at_once_even_for_skipped_frames():
+def test_no_more_than_predictors_model_runs_at_once_even_for_skipped_frames(monkeypatch):
     """A skipped frame whose neighbours disagree goes to the model from the in-order thread; it waits for a free
-    slot, so the model never runs more than PREDICTORS frames at once (onnxruntime keeps memory for each)."""
+    slot, so the model never runs more than PREDICTORS frames at once (onnxruntime keeps memory for each).
+    With room for more frames in flight than the stream has, a model thread is made to be mid-run (on the third
+    frame it sees) when the in-order thread sends it skipped frame 1: that run waits until the in-order thread
+    enters the model too, which only a missing slot lets it do, or for a while, which is how long it takes a
+    correct stream to show it waited."""
+    monkeypatch.setattr(stream, "IN_FLIGHT", 4 * keyframes.STRIDE)
     lock, running, most = threading.Lock(), [0], [0]
-    rng = np.random.default_rng(0)
-    work = rng.random((160, 160))
+    declined, entered, contended = threading.Event(), threading.Event(), [False]
+    third = 2 * keyframes.STRIDE
 
     def model(frame: np.ndarray) -> int:
+        index = int(frame[0, 0, 0])
         with lock:
             running[0] += 1
             most[0] = max(most[0], running[0])
-        for _ in range(20):  # some real work, so runs overlap as they would in the model
-            np.linalg.inv(work + np.eye(160))
+        if threading.current_thread() is threading.main_thread():
+            entered.set()
+        elif index == third:
+            assert declined.wait(120), "the in-order thread reached skipped frame 1"
+            contended[0] = True
+            entered.wait(2)  # set only if the in-order thread got into the model beside this run
         with lock:
             running[0] -= 1
         return 0
 
-    frames = (np.zeros((4, 4, 3), np.uint8) for _ in range(60))
-    written = stream.run(frames, 60, model, lambda f, m, w: (f, f[..., 0]), Sink(), Sink(), lambda *a: None,
-                         lambda before, frame, after, ahead: None)  # the neighbours always disagree
+    def between(before, frame, after, ahead):
+        declined.set()
+        return None  # the neighbours always disagree
+
+    frames = (np.full((4, 4, 3), i, np.uint8) for i in range(60))
+    written = stream.run(frames, 60, model, lambda f, m, w: (f, f[..., 0]), Sink(), Sink(), lambda *a: None, between)
+    assert contended[0], "a model thread was mid-run when the in-order thread needed the model"
     assert written == 60 and most[0] <= stream.PREDICTORS, most[0]
