@@ -4,17 +4,17 @@ Pure numpy and OpenCV; used by the stabiliser (temporal.py) and by in-between fr
 
 1. DIS optical flow from this frame to the other, on copies FLOW_WIDTH pixels wide (cheap, and the
    reduction averages sensor noise away).
-2. Each blob of the matte (the subject, or anything else the model took for one) moves as up to
-   PIECES rigid pieces: a similarity (shift, turn, scale) fitted robustly to the flow of its
-   confident interior (matte >= INTERIOR, where the colours of this frame match the other moved by the
-   flow), then another to what that one leaves out, and so on; each interior pixel goes with the
-   piece that explains its flow best, every other pixel of the blob with the piece of the interior
-   pixel nearest it. Dense flow is unreliable exactly on a moving subject's soft edge, whose mixed
-   pixels change colour as the background behind them changes; the motion of the part beside it
-   is not. A zoom or a turn is one piece, an arm that moves its own way another, and so is a
-   subject moving past something else the model took for one, with which it makes one blob; where
-   one shift nearly explains a blob but its flow falls in two groups (a still subject beside
-   something the camera pans), each group is a shift of its own.
+2. Each blob of the matte (the subject, or anything else the model took for one) moves as up to PIECES
+   rigid pieces: a similarity (shift, turn, scale) fitted robustly to the flow of its confident
+   interior (matte >= INTERIOR, where the colours of this frame match the other moved by the flow and
+   the picture has the texture to show motion at all), then another to what that one leaves out, and so
+   on; each interior pixel goes with the piece that explains its flow best, every other pixel of the
+   blob with the piece of the interior pixel nearest it. Dense flow is unreliable exactly on a moving
+   subject's soft edge, whose mixed pixels change colour as the background behind them changes; the
+   motion of the part beside it is not. A zoom or a turn is one piece, an arm that moves its own way
+   another, and so is a subject moving past something else the model took for one, with which it makes
+   one blob; where one shift nearly explains a blob but its flow falls in two groups (a still subject
+   beside something the camera pans), each group is a shift of its own.
 3. A scene cut (``scene_cut``): the colours under the flow differ far more than they did a frame before.
 """
 
@@ -28,7 +28,13 @@ from .. import masks
 FLOW_WIDTH = 320  # pixels: optical flow runs on frames reduced to this width
 SUBJECT_LEVEL = 32  # matte values from this up make the blobs that move as one piece...
 BLOB_MARGIN = 0.01  # ...grown by this fraction of the flow frame's shorter side, to hold the soft edge
-INTERIOR = 200  # a blob's motion is taken where its matte is at least this
+INTERIOR = 200  # a blob's motion is taken where its matte is at least this ...
+# ... and where the picture has texture in both directions (the smaller eigenvalue of its structure tensor, OpenCV's
+# cornerMinEigenVal, at least TEXTURE times the frames' noise level squared): a flat area, such as a dark suit, agrees
+# in colour under any flow, and a piece fitted to its flow moved a steadily moving subject's edge by up to 5 px
+# (.readme/performance-log.md, "Flat interiors"); a blob with too little texture (under PIECE_SHARE of its
+# interior) uses its whole interior
+TEXTURE = 0.0005
 MIN_INTERIOR = 20  # flow-frame pixels a blob (or a piece of it) needs for a motion of its own
 PIECES = 3  # rigid pieces a blob may move as
 PIECE_SHARE = 0.15  # ...each holding at least this share of the blob's interior
@@ -91,7 +97,8 @@ def subject_motion(
     moved = warp(other[0], back, grid)
     noise = noise_level(this[0], moved)
     agree = colour_agreement(this[0], moved, noise)
-    motion, blobs = _blob_motion(back, agree, this[2], other[2])
+    textured = cv2.cornerMinEigenVal(this[1], 5, 3) >= TEXTURE * noise * noise
+    motion, blobs = _blob_motion(back, agree, textured, this[2], other[2])
     return motion, blobs, noise
 
 
@@ -157,10 +164,10 @@ def colour_agreement(small: np.ndarray, moved: np.ndarray, noise: float) -> np.n
 
 
 def _blob_motion(
-    flow: np.ndarray, agree: np.ndarray, matte: np.ndarray, previous: np.ndarray
+    flow: np.ndarray, agree: np.ndarray, textured: np.ndarray, matte: np.ndarray, previous: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Flow (this frame -> the other), colour agreement, this and the other matte, all at flow size -> (a flow
-    where every blob moves as its rigid pieces, bool map of the blobs)."""
+    """Flow (this frame -> the other), colour agreement, where this frame has texture (bool), this and the other
+    matte, all at flow size -> (a flow where every blob moves as its rigid pieces, bool map of the blobs)."""
     k = max(3, 2 * int(round(BLOB_MARGIN * min(matte.shape))) + 1)
     pieces = (np.maximum(matte, previous) >= SUBJECT_LEVEL).astype(np.uint8)
     pieces = cv2.dilate(pieces, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
@@ -171,6 +178,8 @@ def _blob_motion(
     for label in range(1, count):
         blob = labels == label
         core = blob & interior
+        if np.count_nonzero(core & textured) >= max(MIN_INTERIOR, PIECE_SHARE * np.count_nonzero(core)):
+            core &= textured
         if np.count_nonzero(core) < MIN_INTERIOR:
             continue
         ys, xs = np.nonzero(blob)

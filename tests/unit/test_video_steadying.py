@@ -234,6 +234,34 @@ def test_flows_split_into_two_shifts_only_when_they_fall_apart():
     assert len(motion._shifts(few, np.median(few, axis=0))) == 1
 
 
+def test_a_flat_suit_moves_with_its_textured_head():
+    """A subject whose lower part is one flat colour (a dark suit) moving 8 px a frame over a panning background: a
+    flat area agrees in colour under any flow, so its motion comes from where the picture has texture, and every
+    pixel of the subject moves by the true shift (half a flow-frame pixel would be 1 px at full size)."""
+    rng = np.random.default_rng(0)
+    height, width = 360, 640
+    background = cv2.GaussianBlur(rng.uniform(0, 255, (height + 20, width + 40, 3)).astype(np.float32), (0, 0), 3)
+    alpha = np.zeros((240, 200), np.float32)
+    cv2.rectangle(alpha, (20, 60), (180, 239), 1.0, -1)  # shoulders, cut by the frame's bottom
+    cv2.circle(alpha, (100, 50), 45, 1.0, -1)
+    subject = np.full((240, 200, 3), 30.0, np.float32)
+    subject[:120] = cv2.resize(rng.uniform(60, 250, (15, 25, 3)).astype(np.float32), (200, 120), interpolation=cv2.INTER_NEAREST)
+    reduced = []
+    for t in range(2):
+        place = np.float32([[1, 0, 200 + 8 * t], [0, 1, 121]])
+        a = cv2.warpAffine(alpha, place, (width, height))
+        picture = cv2.warpAffine(subject, place, (width, height)) * a[..., None]
+        picture += background[10:10 + height, 20 + 2 * t:20 + 2 * t + width] * (1 - a[..., None])
+        picture += rng.normal(0, 4, picture.shape).astype(np.float32)
+        reduced.append(motion.reduce(np.clip(np.rint(picture), 0, 255).astype(np.uint8), np.rint(a * 255).astype(np.uint8)))
+    this, before = reduced[1], reduced[0]
+    size = (this[0].shape[1], this[0].shape[0])
+    moved, _, _ = motion.subject_motion(motion.new_flow(), this, before, motion.pixel_grid({}, size))
+    scale = width / size[0]
+    error = np.linalg.norm(moved[this[2] >= 128] - np.float32([-8 / scale, 0]), axis=1)
+    assert error.max() <= 0.5, (error.mean(), error.max())
+
+
 def test_colour_agreement_stays_a_number_where_a_box_sum_rounds_below_zero():
     """OpenCV's float box filter keeps running sums, so the mean of squared differences can come out a hair below 0
     where large differences sit beside none; its root must not be NaN (NaN in the trust would stay in the history)."""
