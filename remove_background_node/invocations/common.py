@@ -61,7 +61,9 @@ def mask_feather() -> Any:
 
 
 def invert(outputs: str = "the image and the mask") -> Any:
-    return InputField(default=False, title="Invert", description=f"Keep the background instead of the subject, in both {outputs}")
+    return InputField(
+        default=False, title="Invert", description=f"Keep the background instead of the subject, in both {outputs}",
+    )
 
 
 def background_color(default: ColorField = TRANSPARENT) -> Any:
