@@ -31,15 +31,16 @@ def models_dir(root: str | None, folder: str | None) -> Path:
         return Path(folder).expanduser()
     from invokeai.app.services.config.config_default import INIT_FILE, InvokeAIAppConfig
 
-    base = Path(root).expanduser() if root else InvokeAIAppConfig.find_root()  # find_root reads INVOKEAI_ROOT
+    base = Path(root) if root else InvokeAIAppConfig.find_root()  # find_root reads INVOKEAI_ROOT
+    base = base.expanduser().absolute()  # as InvokeAI's root_path
     settings = InvokeAIAppConfig()  # the environment's settings, which win over the file's, as in InvokeAI
     models = settings.models_dir
     if "models_dir" not in settings.model_fields_set and (base / INIT_FILE).is_file():
         with open(base / INIT_FILE, encoding="utf-8") as file:
             from_file = yaml.safe_load(file)
-        if isinstance(from_file, dict) and from_file.get("models_dir"):
-            models = Path(from_file["models_dir"])
-    return (base.absolute() / models.expanduser()) / model_store.FOLDER
+        if isinstance(from_file, dict) and from_file.get("models_dir") is not None:
+            models = Path(str(from_file["models_dir"]))
+    return base / models / model_store.FOLDER  # as InvokeAI's models_path: a relative models_dir is under the root
 
 
 def table(markdown: bool) -> str:
