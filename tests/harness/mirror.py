@@ -33,6 +33,7 @@ class Mirror:
         self._gates: dict[str, threading.Event] = {}  # per gated file: set when its requests may send the rest
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)  # notified as each request arrives
         self._stopping = threading.Event()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
@@ -60,6 +61,11 @@ class Mirror:
         """File name -> how many requests for it arrived so far."""
         with self._lock:
             return self._counts[name]
+
+    def wait_for_request(self, name: str, timeout: float) -> bool:
+        """File name and a bound in seconds -> whether a request for it arrived (waits for the first)."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: self._counts[name] > 0, timeout)
 
     def total(self) -> int:
         """How many requests arrived for anything."""
@@ -92,6 +98,7 @@ class Mirror:
         name = path.split("?")[0].rsplit("/", 1)[-1]
         with self._lock:
             self._counts[name] += 1
+            self._arrived.notify_all()
             mode, data = self._routes.get(name, ("missing", b""))
             gate = self._gates.get(name) if mode == "gate" else None
         return name, mode, data, gate

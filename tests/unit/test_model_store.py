@@ -206,7 +206,7 @@ def test_stalled_server_fails_with_a_bounded_wait(tmp_path, env, mirror):
         except BaseException as error:  # noqa: BLE001 - inspected below
             errors.append(error)
 
-    caller = threading.Thread(target=call)
+    caller = threading.Thread(target=call, daemon=True)
     caller.start()
     caller.join(120)  # a wide margin over the 1 s stall timeout: only a wait without bound is still alive after it
     assert not caller.is_alive(), "the caller gave up on the stalled server"
@@ -233,11 +233,12 @@ def test_concurrent_callers_share_one_download_and_see_progress(tmp_path, env, m
 
         results.append(model_store.ensure_model(spec, tmp_path / "models", downloader, env, on_progress))
 
-    threads = [threading.Thread(target=call, args=(n,)) for n in range(4)]
+    threads = [threading.Thread(target=call, args=(n,), daemon=True) for n in range(4)]
     for t in threads:
         t.start()
     try:
         assert all(w.wait(120) for w in waiting), "every caller waits on the download in flight"
+        assert mirror.wait_for_request(spec.release_file, 120), "the download's request reached the mirror"
         assert mirror.count(spec.release_file) == 1, "four callers, one request"
     finally:
         mirror.release(spec.release_file)
@@ -282,6 +283,9 @@ def test_models_cli_finds_the_models_folder_where_invokeais_settings_put_it(tmp_
     monkeypatch.delenv("INVOKEAI_MODELS_DIR", raising=False)
     monkeypatch.setenv("INVOKEAI_ROOT", str(tmp_path / "from-env"))
     assert models.models_dir(None, None) == tmp_path / "from-env" / "models" / "rembg"
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("INVOKEAI_ROOT", "~/invokeai")  # InvokeAI expands it
+    assert models.models_dir(None, None) == tmp_path / "home" / "invokeai" / "models" / "rembg"
     root = tmp_path / "root"
     root.mkdir()
     assert models.models_dir(str(root), None) == root / "models" / "rembg"

@@ -295,13 +295,13 @@ def test_skipping_frames_keeps_the_error_and_the_steadiness(clip, u2netp_predict
 def test_no_more_than_predictors_model_runs_at_once_even_for_skipped_frames(monkeypatch):
     """A skipped frame whose neighbours disagree goes to the model from the in-order thread; it waits for a free
     slot, so the model never runs more than PREDICTORS frames at once (onnxruntime keeps memory for each).
-    With room for more frames in flight than the stream has, a model thread is made to be mid-run (on the third
-    frame it sees) when the in-order thread sends it skipped frame 1: that run waits until the in-order thread
-    enters the model too, which only a missing slot lets it do, or for a while, which is how long it takes a
-    correct stream to show it waited."""
+    With room for more frames in flight than the stream has, the in-order thread sends skipped frame 1 to the model
+    only once a model thread is mid-run on the third frame it sees; that run waits until the in-order thread enters
+    the model too, which only a missing slot lets it do, or for a while, which is how long it takes a correct
+    stream to show it waited."""
     monkeypatch.setattr(stream, "IN_FLIGHT", 4 * keyframes.STRIDE)
     lock, running, most = threading.Lock(), [0], [0]
-    declined, entered, contended = threading.Event(), threading.Event(), [False]
+    mid_run, declined, entered, contended = threading.Event(), threading.Event(), threading.Event(), [False]
     third = 2 * keyframes.STRIDE
 
     def model(frame: np.ndarray) -> int:
@@ -312,6 +312,7 @@ def test_no_more_than_predictors_model_runs_at_once_even_for_skipped_frames(monk
         if threading.current_thread() is threading.main_thread():
             entered.set()
         elif index == third:
+            mid_run.set()
             assert declined.wait(120), "the in-order thread reached skipped frame 1"
             contended[0] = True
             entered.wait(2)  # set only if the in-order thread got into the model beside this run
@@ -320,6 +321,7 @@ def test_no_more_than_predictors_model_runs_at_once_even_for_skipped_frames(monk
         return 0
 
     def between(before, frame, after, ahead):
+        mid_run.wait(120)  # the model thread is in its run of the third frame it sees, holding a slot
         declined.set()
         return None  # the neighbours always disagree
 
