@@ -240,20 +240,19 @@ def test_a_flat_suit_moves_with_its_textured_head():
     pixel of the subject moves by the true shift (half a flow-frame pixel would be 1 px at full size)."""
     rng = np.random.default_rng(0)
     height, width = 360, 640
-    background = cv2.GaussianBlur(rng.uniform(0, 255, (height + 20, width + 40, 3)).astype(np.float32), (0, 0), 3)
+    background = texture(rng, ((height + 20) // 6, (width + 40) // 6), (width + 40, height + 20))
     alpha = np.zeros((240, 200), np.float32)
     cv2.rectangle(alpha, (20, 60), (180, 239), 1.0, -1)  # shoulders, cut by the frame's bottom
     cv2.circle(alpha, (100, 50), 45, 1.0, -1)
     subject = np.full((240, 200, 3), 30.0, np.float32)
-    subject[:120] = cv2.resize(rng.uniform(60, 250, (15, 25, 3)).astype(np.float32), (200, 120), interpolation=cv2.INTER_NEAREST)
+    subject[:120] = texture(rng, (40, 67), (200, 120))
     reduced = []
     for t in range(2):
         place = np.float32([[1, 0, 200 + 8 * t], [0, 1, 121]])
         a = cv2.warpAffine(alpha, place, (width, height))
         picture = cv2.warpAffine(subject, place, (width, height)) * a[..., None]
         picture += background[10:10 + height, 20 + 2 * t:20 + 2 * t + width] * (1 - a[..., None])
-        picture += rng.normal(0, 4, picture.shape).astype(np.float32)
-        reduced.append(motion.reduce(np.clip(np.rint(picture), 0, 255).astype(np.uint8), np.rint(a * 255).astype(np.uint8)))
+        reduced.append(motion.reduce(with_sensor_noise(picture, t), np.rint(a * 255).astype(np.uint8)))
     this, before = reduced[1], reduced[0]
     size = (this[0].shape[1], this[0].shape[0])
     moved, _, _ = motion.subject_motion(motion.new_flow(), this, before, motion.pixel_grid({}, size))
