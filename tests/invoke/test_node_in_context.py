@@ -21,6 +21,22 @@ from tests.harness import fixtures
 from tests.harness.reference import check_matches_rembg
 
 
+@pytest.fixture
+def sessions_handed_out(monkeypatch) -> list[tuple[str, tuple, object]]:
+    """-> a list that gets (model, providers, the InferenceSession inside) for each session the manager hands out."""
+    given: list[tuple[str, tuple, object]] = []
+    real_session = MANAGER.session
+
+    @contextlib.contextmanager
+    def recording_session(spec, session_providers, locate, load):
+        with real_session(spec, session_providers, locate, load) as session:
+            given.append((spec.name, tuple(session_providers), session.inner_session))
+            yield session
+
+    monkeypatch.setattr(MANAGER, "session", recording_session)
+    return given
+
+
 @pytest.mark.parametrize("model", [None, "u2netp"], ids=["defaults-u2net", "u2netp"])
 def test_reproduces_rembgs_expected_result(harness, model):
     """With no model chosen the node runs its default, u2net; both match rembg's own expected files."""
@@ -36,17 +52,9 @@ def test_reproduces_rembgs_expected_result(harness, model):
     assert harness.dto(out.image.image_name).image_category == ImageCategory.GENERAL
 
 
-def test_progress_is_reported_and_the_session_is_reused(harness, rembg_fixtures, monkeypatch):
+def test_progress_is_reported_and_the_session_is_reused(harness, rembg_fixtures, sessions_handed_out):
     name = harness.upload(Image.open(rembg_fixtures / "car-1.jpg"))
     key = ("u2netp", repr(("CPUExecutionProvider",)))
-    asked: list[str] = []  # the models each call asked the session manager for
-    real_session = MANAGER.session
-
-    def recording_session(spec, *args, **kwargs):
-        asked.append(spec.name)
-        return real_session(spec, *args, **kwargs)
-
-    monkeypatch.setattr(MANAGER, "session", recording_session)
     harness.events.events.clear()
     MASKS.clear()  # an earlier test may have cut out this picture with this model: the first run must run it
     before = MANAGER.created[key]  # other tests' harnesses and model caches may have made some already
@@ -58,7 +66,8 @@ def test_progress_is_reported_and_the_session_is_reused(harness, rembg_fixtures,
     assert messages.count("Finding the subject") == 2 and "Saving" in messages
     # at most once for this harness's model cache (an earlier test here may have loaded it), never per call
     assert after_first - before <= 1 and MANAGER.created[key] == after_first
-    assert asked == ["u2netp", "u2netp"], "each call's session came through the manager"
+    handed_out = [model for model, _, _ in sessions_handed_out]
+    assert handed_out == ["u2netp", "u2netp"], "each call's session came through the manager"
 
 
 def test_cancel_before_work_saves_nothing(harness, rembg_fixtures):
@@ -75,7 +84,7 @@ def test_cancel_before_work_saves_nothing(harness, rembg_fixtures):
     assert len(list((harness.root / "outputs" / "images").glob("*.png"))) == before
 
 
-def test_device_cpu_keeps_the_session_on_the_cpu(harness, monkeypatch):
+def test_device_cpu_keeps_the_session_on_the_cpu(harness, monkeypatch, sessions_handed_out):
     """On a CUDA host whose onnxruntime offers CUDA, device="cpu" gets a session made with the CPU provider only.
 
     No GPU exists here: onnxruntime is made to list CUDA and InvokeAI's torch device to say cuda, and
@@ -96,17 +105,7 @@ def test_device_cpu_keeps_the_session_on_the_cpu(harness, monkeypatch):
 
     monkeypatch.setattr(providers, "choose", recording_choose)
 
-    given: list[tuple[str, tuple, object]] = []  # (model, providers, the InferenceSession inside the session handed out)
-    real_session = MANAGER.session
-
-    @contextlib.contextmanager
-    def recording_session(spec, session_providers, locate, load):
-        with real_session(spec, session_providers, locate, load) as session:
-            given.append((spec.name, tuple(session_providers), session.inner_session))
-            yield session
-
-    monkeypatch.setattr(MANAGER, "session", recording_session)
-
+    given = sessions_handed_out  # (model, providers, the InferenceSession inside the session handed out)
     created_before = MANAGER.created.copy()
     # a picture no other test uses, so the model runs (no cached mask) and a session is handed out
     pixels = np.random.default_rng(20240611).integers(0, 256, (32, 48, 3), dtype=np.uint8)
