@@ -1,7 +1,7 @@
 """Remove Video Background inside a real headless InvokeAI: its speed against the notebook's way, how right and how
 steady its matte is against frame-by-frame, and whether its memory stays flat as the clip gets longer.
 
-    python -m benchmarks.video [--only quality,speed,memory] [--quick]
+    python -m benchmarks.video [--only quality,speed,memory,hard,subjects] [--quick]
 
 Clips are synthetic (tests.harness.clips): anime-girl-1 moving over a panning photograph with sensor noise,
 written as H.264 at 24 fps, with every frame's true matte known. Model u2netp, other inputs at their defaults.
@@ -22,10 +22,13 @@ memory   640x360, 240 frames against 48, each in its own server: the server proc
          node's call (tests.harness.memory.peak_extra_mb on its pid, after the upload settled). InvokeAI decodes in
          a worker process and ffmpeg encodes in its own: neither is in the server's figure.
 hard     (only when asked for) the quality section's measure on HARD clips, 640x360, 48 frames, a fresh server each:
-         a fast subject under a fast pan, and photographs holding things the model takes for subjects. Ratios
-         default / per-frame for each; no targets (.readme/performance-log.md, Video: what they measure and why).
---quick  quality 320x180 12 frames, speed 640x360 24 frames, memory 320x180 12 against 48 frames, hard 320x180 12
-         frames: a check that it all works, not figures for the targets.
+         a fast subject under a fast pan, a subject half the height, and photographs holding things the model takes
+         for subjects. Ratios default / per-frame for each; no targets (.readme/performance-log.md, Video: what
+         they measure and why).
+subjects (only when asked for) the same measure with SUBJECTS moved instead of anime-girl-1 (u2net's alpha of each,
+         made first by the pack's predictor, as its true matte) over the benchmark's trees and HARD clips; one server.
+--quick  quality 320x180 12 frames, speed 640x360 24 frames, memory 320x180 12 against 48 frames, hard and subjects
+         320x180 12 frames: a check that it all works, not figures for the targets.
 """
 
 from __future__ import annotations
@@ -48,10 +51,9 @@ from benchmarks.headless import pid, run_graph, start
 from benchmarks.machine import header
 from benchmarks.targets import line
 from remove_background_node.video import stream
-from tests.harness import clips, fixtures
+from tests.harness import clips, fixtures, weights
 from tests.harness.memory import METHOD, peak_extra_mb, rss_mb
 from tests.harness.server import Server
-from tests.harness.weights import rembg_home
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL = "u2netp"
@@ -60,7 +62,7 @@ GREEN = (0, 255, 0)  # the node's default background colour
 WARM_FRAMES = 6
 SETTLE_SECONDS = 1.0  # after an upload: InvokeAI's probe and thumbnail workers finish before the memory baseline
 SECTIONS = ("quality", "speed", "memory")
-OPT_IN = ("hard",)  # sections run only when named in --only
+OPT_IN = ("hard", "subjects")  # sections run only when named in --only
 # the hard clips: (name, Clip fields besides size and length)
 HARD = (
     ("fast subject, fast pan", {"speed": 10.0, "pan": 3.0}),
@@ -73,12 +75,24 @@ HARD = (
     # per-frame error and flicker (8.0 and 2.7) are the nearest of these to issue 14's own clip (7.8 and 2.4)
     ("chelsea whole", {"background": str(fixtures.sample_photo("chelsea.png")), "crop": (0.0, 0.0, 1.0, 1.0)}),
     ("rocket whole", {"background": str(fixtures.sample_photo("rocket.jpg")), "crop": (0.0, 0.0, 1.0, 1.0)}),
+    ("half the height", {"subject_height": 0.5}),
 )
+# the subjects section: pictures moved instead of anime-girl-1, each with u2net's alpha of it as its true matte
+# (the clips' own rule), and the clips of HARD (or the benchmark's trees) each is moved over
+SUBJECTS = {"car-1": fixtures.REMBG / "car-1.jpg", "grace_hopper": fixtures.grace_hopper(),
+            "astronaut": fixtures.sample_photo("astronaut.png"), "cloth-1": fixtures.REMBG / "cloth-1.jpg",
+            "motorcycle": fixtures.sample_photo("motorcycle_left.png")}
+TREES = "benchmark's trees"
+SUBJECT_CLIPS = (TREES, "chelsea whole", "rocket whole", "plants-1 whole", "fast subject, fast pan", "half the height",
+                 "plants-1 top half")
+SKIPPED = {("car-1", "plants-1 whole")}  # plants-1 holds a car of its own
 # each section's clip (memory: the short clip and the longer length)
 FULL = {"quality": clips.Clip(640, 360, 48), "speed": clips.Clip(1280, 720, 96),
-        "memory": (clips.Clip(640, 360, 48), 240), "hard": clips.Clip(640, 360, 48)}
+        "memory": (clips.Clip(640, 360, 48), 240), "hard": clips.Clip(640, 360, 48),
+        "subjects": clips.Clip(640, 360, 48)}
 QUICK = {"quality": clips.Clip(320, 180, 12), "speed": clips.Clip(640, 360, 24),
-         "memory": (clips.Clip(320, 180, 12), 48), "hard": clips.Clip(320, 180, 12)}
+         "memory": (clips.Clip(320, 180, 12), 48), "hard": clips.Clip(320, 180, 12),
+         "subjects": clips.Clip(320, 180, 12)}
 
 
 def describe(clip: clips.Clip) -> str:
@@ -169,13 +183,55 @@ def hard(size: clips.Clip) -> None:
         print(f"{name:26}{per_frame['error']:16.3f}{per_frame['flicker']:9.4f}{error:12.3f}x{flicker:14.3f}x", flush=True)
 
 
+def true_matte(picture: Path, folder: Path) -> Path:
+    """A subject's picture and a folder -> the path of u2net's alpha of it, made there by the pack's own predictor."""
+    from PIL import Image
+
+    from remove_background_node import catalog, inference
+    from remove_background_node.sessions import create_rembg_session
+
+    session = create_rembg_session(catalog.get("u2net"), weights.fetch("u2net"), ["CPUExecutionProvider"])
+    path = folder / f"{picture.stem}-matte.png"
+    inference.predictor(session)(Image.open(picture).convert("RGB"))[0].convert("L").save(path)
+    return path
+
+
+def subjects(size: clips.Clip) -> None:
+    """A clip giving size and length -> prints, for each of SUBJECTS moved over each of its SUBJECT_CLIPS, the
+    default matte's error and flicker as ratios of the per-frame matte's; one warmed server for them all."""
+    print(f"\n## subjects: {describe(size)}, {MODEL}, one warmed server; error ratio / flicker ratio against per-frame")
+    fields = {TREES: {}, **dict(HARD)}
+    print(f"{'':14}" + "".join(f"{c[:18]:>20}" for c in SUBJECT_CLIPS))
+    with tempfile.TemporaryDirectory(prefix="rb-video-subjects-") as tmp:
+        folder = Path(tmp)
+        server = warmed_server(folder / "root", size)
+        try:
+            for subject, picture in SUBJECTS.items():
+                matte = true_matte(picture, folder)
+                cells = []
+                for column in SUBJECT_CLIPS:
+                    if (subject, column) in SKIPPED:
+                        cells.append(f"{'':>20}")
+                        continue
+                    clip = dataclasses.replace(size, subject=str(picture), matte=str(matte), **fields[column])
+                    truth = clips.write(clip, folder / "clip.mp4")
+                    name = server.upload_video(folder / "clip.mp4")
+                    steady = scored(run_node(server, name, folder), truth)
+                    per_frame = scored(run_node(server, name, folder, temporal_smoothing=0), truth)
+                    ratios = steady["error"] / per_frame["error"], steady["flicker"] / per_frame["flicker"]
+                    cells.append(f"{f'{ratios[0]:.3f}x / {ratios[1]:.3f}x':>20}")
+                print(f"{subject:14}" + "".join(cells), flush=True)
+        finally:
+            server.stop()
+
+
 def notebook_worker(clip_path: Path, folder: Path) -> dict[str, Any]:
     """In a fresh process: the clip the notebook's way, writing video.mp4 and matte.mp4 into the folder
     -> {"seconds", "frames", "fps"}."""
     import imageio.v2 as iio2
 
     with tempfile.TemporaryDirectory(prefix="rb-video-rembg-") as home:
-        rembg_home(Path(home), MODEL)
+        weights.rembg_home(Path(home), MODEL)
         import rembg
         from invokeai.app.util.video_encoding import make_mp4_writer
 
@@ -282,6 +338,8 @@ def main(argv: list[str] | None = None) -> None:
         memory(*clips_for["memory"])
     if "hard" in only:
         hard(clips_for["hard"])
+    if "subjects" in only:
+        subjects(clips_for["subjects"])
     print(f"\n# total {time.monotonic() - started:.0f} s")
 
 

@@ -1,7 +1,8 @@
 """Synthetic video clips with a known matte, and how steady and right a matte video is against it.
 
-A clip is a real subject (anime-girl-1's pixels, with the alpha of rembg's expected u2net result as
-its true matte) moving over a panning photograph, with sensor noise. The subject is still in some
+A clip is a real subject (by default anime-girl-1's pixels, with the alpha of rembg's expected u2net
+result as its true matte; or any picture with a matte of it) moving over a panning photograph, with
+sensor noise. The subject is still in some
 stretches (flicker shows) and moves in others (lag and ghosts show). Offsets are sub-pixel: the
 subject and its matte are placed by the same bilinear warp, so the matte is exactly true.
 """
@@ -35,6 +36,8 @@ class Clip:
     subject_height: float = 0.8  # the subject's height / the frame's
     seed: int = 0
     motion: Sequence[tuple[int, float, float]] = field(default=())  # (frames, vx, vy) segments; () = the default
+    subject: str = ""  # the subject's picture, a path; "" = anime-girl-1
+    matte: str = ""  # the subject picture's true matte, a greyscale picture's path; "" = rembg's expected u2net result
 
 
 @dataclass
@@ -54,10 +57,13 @@ def _segments(clip: Clip) -> list[tuple[int, float, float]]:
     return [(q, 0.0, 0.0), (q, v, 0.0), (q, 0.0, 0.0), (rest // 2, -1.5 * v, 0.4 * v), (rest - rest // 2, -1.5 * v, -0.4 * v)]
 
 
-def _subject(height: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
-    """Subject height in pixels -> (its colour times its alpha, float32; its alpha 0..1; its matte's box)."""
-    rgb = np.asarray(Image.open(fixtures.ANIME).convert("RGB"), dtype=np.float32)
-    alpha = np.asarray(Image.open(fixtures.expected("u2net")).getchannel("A"), dtype=np.float32) / 255.0
+def _subject(clip: Clip) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
+    """A clip -> (its subject's colour times its alpha, float32; its alpha 0..1; its matte's box), the subject scaled
+    to the clip's subject height."""
+    height = round(clip.subject_height * clip.height)
+    rgb = np.asarray(Image.open(clip.subject or fixtures.ANIME).convert("RGB"), dtype=np.float32)
+    matte = Image.open(clip.matte) if clip.matte else Image.open(fixtures.expected("u2net")).getchannel("A")
+    alpha = np.asarray(matte.convert("L"), dtype=np.float32) / 255.0
     ys, xs = np.nonzero(alpha > 0)
     y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
     scale = height / (y1 - y0)
@@ -78,7 +84,7 @@ def _place(picture: np.ndarray, x: float, y: float, size: tuple[int, int]) -> np
 def frames(clip: Clip) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """A clip -> (frame HxWx3 uint8 RGB, its true matte HxW uint8, the subject's offset) for each frame."""
     size = (clip.width, clip.height)
-    premultiplied, alpha, box = _subject(round(clip.subject_height * clip.height))
+    premultiplied, alpha, box = _subject(clip)
     k = clip.width / 640.0
     steps = [(vx * k, vy * k) for n, vx, vy in _segments(clip) for _ in range(n)][: clip.frames]
     steps[0] = (0.0, 0.0)
@@ -113,7 +119,7 @@ def write(clip: Clip, path: Path) -> Truth:
             offsets.append(offset)
     finally:
         writer.close()
-    _, _, box = _subject(round(clip.subject_height * clip.height))
+    _, _, box = _subject(clip)
     offsets_array = np.array(offsets)
     moving = np.r_[False, np.abs(np.diff(offsets_array, axis=0)).sum(1) > 1e-6]
     return Truth(np.array(mattes), offsets_array, box, moving)
