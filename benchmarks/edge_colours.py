@@ -119,12 +119,9 @@ def other_photos() -> dict[str, np.ndarray]:
 def issue_measure(model: str, colours: list[str], photos: dict[str, np.ndarray]) -> list[tuple[float, float]]:
     """A model, colour names and named photos -> prints and returns (reduction, ceiling) of each photo over each
     colour, measured as issue 12 measured them (the module's docstring), with blur fusion's and pymatting's beside."""
-    from remove_background_node import catalog
-    from remove_background_node.inference import predictor
-    from remove_background_node.sessions import create_rembg_session
-    from tests.harness.weights import fetch
+    from tests.harness.weights import cpu_predictor
 
-    predict = predictor(create_rembg_session(catalog.get(model), fetch(model), ["CPUExecutionProvider"]))
+    predict = cpu_predictor(model)
     print(f"\n## as issue 12 measured: the photo's pixels as the true colour, {model}'s alpha of the photo as the true "
           f"matte, {model}'s own alpha of each picture; error in levels, reductions against the plain cutout's")
     print(f"{'picture':15}{'background':12}{'plain error':>13}{'refined error':>15}{'reduction':>11}{'blur fusion':>13}"

@@ -21,18 +21,16 @@ from PIL import Image
 
 from benchmarks.machine import header
 from benchmarks.targets import line
-from remove_background_node import catalog, matting, pipeline
-from remove_background_node.inference import predictor
-from remove_background_node.sessions import create_rembg_session
+from remove_background_node import matting, pipeline
 from tests.harness import fixtures, scenes
-from tests.harness.weights import fetch
+from tests.harness.weights import cpu_predictor
 
 SCENE_WIDTH, SUBJECT_WIDTH, AT = 1200, 850, (100, 100)
 
 
 def subjects() -> dict[str, tuple[Image.Image, np.ndarray]]:
     """-> name: (subject photo, its known matte) for anime-girl-1, car-1, cloth-1 and two scikit-image photos."""
-    predict = predictor(create_rembg_session(catalog.get("u2net"), fetch("u2net"), ["CPUExecutionProvider"]))
+    predict = cpu_predictor("u2net")
     out = {"anime-girl-1": (Image.open(fixtures.ANIME).convert("RGB"), scenes.anime_matte())}
     paths = {"car-1": fixtures.REMBG / "car-1.jpg", "cloth-1": fixtures.REMBG / "cloth-1.jpg",
              "coffee": fixtures.sample_photo("coffee.png"), "motorcycle": fixtures.sample_photo("motorcycle_left.png")}

@@ -50,6 +50,7 @@ import numpy as np
 from benchmarks.headless import pid, run_graph, start
 from benchmarks.machine import header
 from benchmarks.targets import line
+from remove_background_node.inference import Predict
 from remove_background_node.video import stream
 from tests.harness import clips, fixtures, weights
 from tests.harness.memory import METHOD, peak_extra_mb, rss_mb
@@ -183,16 +184,12 @@ def hard(size: clips.Clip) -> None:
         print(f"{name:26}{per_frame['error']:16.3f}{per_frame['flicker']:9.4f}{error:12.3f}x{flicker:14.3f}x", flush=True)
 
 
-def true_matte(picture: Path, folder: Path) -> Path:
-    """A subject's picture and a folder -> the path of u2net's alpha of it, made there by the pack's own predictor."""
+def true_matte(predict: Predict, picture: Path, folder: Path) -> Path:
+    """A predict function, a subject's picture and a folder -> the path of the predicted alpha of it, saved there."""
     from PIL import Image
 
-    from remove_background_node import catalog, inference
-    from remove_background_node.sessions import create_rembg_session
-
-    session = create_rembg_session(catalog.get("u2net"), weights.fetch("u2net"), ["CPUExecutionProvider"])
     path = folder / f"{picture.stem}-matte.png"
-    inference.predictor(session)(Image.open(picture).convert("RGB"))[0].convert("L").save(path)
+    predict(Image.open(picture).convert("RGB"))[0].convert("L").save(path)
     return path
 
 
@@ -206,8 +203,9 @@ def subjects(size: clips.Clip) -> None:
         folder = Path(tmp)
         server = warmed_server(folder / "root", size)
         try:
+            u2net = weights.cpu_predictor("u2net")
             for subject, picture in SUBJECTS.items():
-                matte = true_matte(picture, folder)
+                matte = true_matte(u2net, picture, folder)
                 cells = []
                 for column in SUBJECT_CLIPS:
                     if (subject, column) in SKIPPED:

@@ -16,9 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from remove_background_node import catalog, masks, pipeline
-from remove_background_node.inference import predictor
-from remove_background_node.sessions import create_rembg_session
+from remove_background_node import masks, pipeline
 from tests.harness import fixtures, scenes, weights
 
 REPO = Path(__file__).resolve().parent.parent
@@ -85,8 +83,7 @@ def main() -> int:
     parser.add_argument("--width", type=int, default=200, help="width of each half, in pixels")
     args = parser.parse_args()
 
-    session = create_rembg_session(catalog.get("u2netp"), weights.fetch("u2netp"), ["CPUExecutionProvider"])
-    predict = predictor(session)
+    predict = weights.cpu_predictor("u2netp")
     photo = Image.open(fixtures.ANIME).convert("RGB")
 
     def run(image: Image.Image = photo, **options) -> pipeline.Result:
@@ -172,7 +169,7 @@ def guided_pictures() -> dict[str, tuple[Image.Image, Image.Image, str, str]]:
     rgb, _, (x0, y0, x1, y1) = scenes.subject_over_photo(
         subject, matte, Image.open(fixtures.REMBG / "car-1.jpg"), (3000, 2000), (425, 300), (2300, 250)
     )
-    predict = predictor(create_rembg_session(catalog.get("u2net"), weights.fetch("u2net"), ["CPUExecutionProvider"]))
+    predict = weights.cpu_predictor("u2net")
     box = (x0 - 20, y0 - 20, x1 + 20, y1 + 20)
     whole = pipeline.remove_background(Image.fromarray(rgb), predict)
     boxed = pipeline.remove_background(Image.fromarray(rgb), predict, pipeline.Options(regions=(box,)))

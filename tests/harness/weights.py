@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from remove_background_node import catalog, model_store
+from remove_background_node.inference import Predict
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".cache" / "models"
@@ -57,6 +58,14 @@ def fetch(model: str = "u2netp", dest_dir: Path = CACHE) -> Path:
 def place(root: Path, model: str = "u2netp") -> Path:
     """An InvokeAI root and a model -> the verified file placed where users put models by hand (<root>/models/rembg)."""
     return model_store.copy_into(root / "models" / model_store.FOLDER, fetch(model), catalog.get(model))
+
+
+def cpu_predictor(model: str = "u2netp") -> Predict:
+    """A real model (u2netp or u2net) -> the pack's predict function on its verified file, on the CPU, outside InvokeAI."""
+    from remove_background_node.inference import predictor
+    from remove_background_node.sessions import create_rembg_session  # imports rembg: only when a predictor is made
+
+    return predictor(create_rembg_session(catalog.get(model), fetch(model), ["CPUExecutionProvider"]))
 
 
 if __name__ == "__main__":
