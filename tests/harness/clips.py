@@ -2,9 +2,9 @@
 
 A clip is a real subject (by default anime-girl-1's pixels, with the alpha of rembg's expected u2net
 result as its true matte; or any picture with a matte of it) moving over a panning photograph, with
-sensor noise. The subject is still in some
-stretches (flicker shows) and moves in others (lag and ghosts show). Offsets are sub-pixel: the
-subject and its matte are placed by the same bilinear warp, so the matte is exactly true.
+sensor noise. The subject is still in some stretches (flicker shows) and moves in others (lag and
+ghosts show). Offsets are sub-pixel: the subject and its matte are placed by the same bilinear
+warp, so the matte is exactly true.
 """
 
 from __future__ import annotations
