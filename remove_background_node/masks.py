@@ -17,6 +17,10 @@ from .image_modes import pixels
 _ELLIPSE_STEP = 8
 FEATHER_PASSES = 3  # box blurs in a row: close to a Gaussian, at a cost that does not grow with the width
 VISIBLE = 8  # the bounding box counts pixels at least this opaque (3 %); fainter specks are invisible
+# Rounding a feathered mask to whole levels moves its total opacity by up to half a level a pixel. A small or faint
+# subject spread wide is a field of a few levels, where that is several percent of it; beyond this share, the
+# rounding is redone so the total stays (``_round_keeping_total``).
+ROUNDING_SHARE = 0.001
 
 
 def to_array(mask: Image.Image) -> np.ndarray:
@@ -128,7 +132,27 @@ def feather(mask: np.ndarray, pixels: float) -> np.ndarray:
     for size in boxes:
         if size != (1, 1):
             blurred = cv2.blur(blurred, size, borderType=cv2.BORDER_REFLECT)
-    return np.clip(blurred + 0.5, 0, 255).astype(np.uint8)
+    return _round_keeping_total(np.clip(blurred, 0, 255, out=blurred))
+
+
+def _round_keeping_total(levels: np.ndarray) -> np.ndarray:
+    """float32 levels in 0..255 -> uint8 levels, each within one level of its value, summing to the floats' sum
+    (to within a level) when plain rounding would move that sum by more than ROUNDING_SHARE of it."""
+    rounded = levels + np.float32(0.5)
+    np.floor(rounded, out=rounded)
+    total = float(levels.sum(dtype=np.float64))
+    missing = int(round(total - float(rounded.sum(dtype=np.float64))))
+    if abs(missing) <= ROUNDING_SHARE * total:
+        return rounded.astype(np.uint8)
+    # The pixels whose values lay nearest the rounding point go the other way: in effect a rounding point moved
+    # for the whole mask, so a more opaque pixel never comes out less opaque than a fainter one.
+    left = (levels - rounded).reshape(-1)  # in -0.5..0.5: what rounding dropped (+) or added (-)
+    flat = rounded.reshape(-1)
+    if missing > 0:
+        flat[np.argpartition(-left, missing - 1)[:missing]] += 1
+    else:
+        flat[np.argpartition(left, -missing - 1)[:-missing]] -= 1
+    return rounded.astype(np.uint8)
 
 
 def invert(mask: np.ndarray) -> np.ndarray:

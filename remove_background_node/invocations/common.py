@@ -56,7 +56,8 @@ def mask_grow() -> Any:
 def mask_feather() -> Any:
     return InputField(
         default=0.0, ge=0.0, le=256.0, title="Feather",
-        description="Pixels over which the mask's edge fades out on each side",
+        description="Pixels over which the mask's edge fades out on each side; a feather wider than the picture softens "
+        "the whole mask but keeps its total opacity",
     )
 
 
