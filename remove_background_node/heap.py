@@ -13,6 +13,12 @@ heap keeps what is freed into it, and how much it holds at its highest depends o
   meanwhile), so a clip's figure said more about its place in the server's life than about its length. Mapped from
   FRAMES_FROM: 28, 26, 24 and 23 MB (the RSS before them rose by 6 MB).
 
+Blocks under FRAMES_FROM stay in the heaps, and so do the pages they free in the middle of a heap: while a clip
+streamed, a server's resident memory crept up by 1-2 MB over its first hundred frames (more as the subject crossed
+more of the picture), so a 240-frame clip peaked 1.08x as high as a 48-frame one. ``trim`` hands those pages back
+(4 ms in a 2 GB process); the video stream calls it every few frames (video/stream.py: TRIM_EVERY), and the two then
+peaked within 1.02-1.04x (.readme/performance-log.md, Video).
+
 Inside ``blocks_mapped(size)`` blocks from ``size`` up are mapped and unmapped (the smallest size asked for by the
 windows open at once); when the last window closes the threshold is left at the adaptive one's ceiling. A mapped block
 comes with fresh pages, which the system faults in and clears each time: that price grows with the block, so a video
@@ -22,6 +28,7 @@ maps only frames up to MAPPED_UP_TO (figures: .readme/performance-log.md, Video)
 from __future__ import annotations
 
 import ctypes
+import functools
 import platform
 import threading
 from collections import Counter
@@ -41,14 +48,27 @@ _lock = threading.Lock()
 _open: Counter[int] = Counter()  # the sizes asked for by the windows open now
 
 
-def _mallopt() -> Callable[[int, int], int] | None:
-    """-> glibc's mallopt, or None where the C library is another."""
+@functools.cache
+def _glibc() -> ctypes.CDLL | None:
+    """-> the C library, loaded once, where it is glibc; else None."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return None
     try:
-        return ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
         return None
+
+
+def _mallopt() -> Callable[[int, int], int] | None:
+    """-> glibc's mallopt, or None where the C library is another."""
+    return getattr(_glibc(), "mallopt", None)
+
+
+def trim() -> None:
+    """-> the heaps hand the pages freed inside them back to the system (glibc's malloc_trim); nothing off glibc."""
+    malloc_trim = getattr(_glibc(), "malloc_trim", None)
+    if malloc_trim is not None:
+        malloc_trim(0)
 
 
 @contextmanager

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .. import heap
 from . import keyframes
 
 # Frames in the model at once (each from its own thread, on the pictures' session). One: on 2 cores two at once are
@@ -44,6 +45,9 @@ PRESET = "superfast"
 # the size: a matte is flat)
 COMPOSITE_CRF = 23
 MATTE_CRF = 12
+# Every this many frames the heaps hand back the pages the frames before freed (heap.trim, 4 ms), so a long clip's
+# memory stays at a short one's
+TRIM_EVERY = 12
 
 _END = object()
 SKIPPED = object()  # in place of a model result: a frame the model skips (``between`` gives its matte)
@@ -295,6 +299,8 @@ def run(
                 last = (frame, found)
                 tickets.release()
                 written += 1
+                if written % TRIM_EVERY == 0:
+                    heap.trim()
         stages.raise_first()
         for q in (to_video, to_matte):
             stages.put(q, _END)

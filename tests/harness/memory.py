@@ -9,11 +9,12 @@ thread samples RSS every millisecond instead (may miss short spikes).
 
 from __future__ import annotations
 
-import ctypes
 import os
 import threading
 from collections.abc import Callable
 from typing import TypeVar
+
+from remove_background_node import heap
 
 T = TypeVar("T")
 
@@ -32,14 +33,6 @@ def rss_mb(pid: int | str = "self") -> float:
     return status_mb("VmRSS:", pid)
 
 
-def _trim() -> None:
-    """Ask glibc to hand freed heap back to the OS (no-op where that is not glibc)."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
 def reset_peak(pid: int | str = "self") -> bool:
     """Reset a process's peak RSS to its current RSS -> whether the kernel allowed it."""
     try:
@@ -55,7 +48,7 @@ def peak_extra_mb(fn: Callable[[], T], pid: int | None = None) -> tuple[T, float
     peak resident memory above its resident memory before the call, in MB)."""
     target: int | str = "self" if pid is None or pid == os.getpid() else pid
     if target == "self":
-        _trim()
+        heap.trim()
     base = rss_mb(target)
     if reset_peak(target):
         result = fn()

@@ -1,4 +1,5 @@
-"""While a small clip streams, a frame-sized block gets a mapping of its own; for large frames and after the run, not.
+"""While a small clip streams, a frame-sized block gets a mapping of its own; for large frames and after the run, not;
+and trim hands back the pages smaller blocks freed inside a heap.
 
 Probed in a fresh process, each block from a fresh thread (glibc gives a thread its own heap) and larger than any
 before it (glibc serves a block from a heap's free space, whatever the threshold), with the adaptive threshold first
@@ -81,6 +82,19 @@ report.append([in_new_thread(5120), in_new_thread(896)])
 print(json.dumps(report))
 """
 
+TRIM_PROBE = COMMON + """
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS:"))
+
+blocks = [np.ones(8192, np.uint8) for _ in range(25_000)]  # 200 MB in blocks far below any mmap threshold: heap
+pin = np.ones(8192, np.uint8)  # above them, so the heap's top stays in use and glibc alone keeps their pages
+del blocks
+before = rss_mb()
+heap.trim()
+print(json.dumps({"kept": before, "handed_back": before - rss_mb()}))
+"""
+
 
 @pytest.mark.skipif(heap._mallopt() is None, reason="glibc's mallopt only")
 def test_a_frame_sized_block_is_mapped_while_a_small_clip_streams_and_only_then():
@@ -109,3 +123,10 @@ def test_a_solve_runs_inside_the_matting_window_and_closes_it():
     matting.solve(rgb, tri, checkpoint=lambda fraction: seen.append(dict(heap._open)))
     assert any(heap.MATTING_FROM in open_now for open_now in seen[1:-1]), seen
     assert not heap._open, "closed afterwards"
+
+
+@pytest.mark.skipif(heap._mallopt() is None, reason="glibc only")
+def test_trim_hands_back_the_pages_small_blocks_freed_inside_a_heap():
+    out = subprocess.run([sys.executable, "-c", TRIM_PROBE], capture_output=True, text=True, check=True).stdout
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["handed_back"] > 150, report  # of the 200 MB freed below the pin

@@ -96,6 +96,14 @@ def test_memory_holds_a_few_frames_however_long_the_clip():
     assert most[0] <= stream.IN_FLIGHT + stream.DEPTH + 2, most[0]
 
 
+def test_the_heaps_are_trimmed_every_few_frames_while_a_clip_streams(monkeypatch):
+    trims: list[None] = []
+    monkeypatch.setattr(stream.heap, "trim", lambda: trims.append(None))
+    frames = (np.zeros((4, 4, 3), np.uint8) for _ in range(2 * stream.TRIM_EVERY + 5))
+    stream.run(frames, 0, lambda f: None, lambda f, m, w: (f, f[..., 0]), Sink(), Sink(), lambda *a: None)
+    assert len(trims) == 2, trims  # once TRIM_EVERY frames and twice that were finished
+
+
 def test_an_error_in_a_stage_reaches_the_caller():
     def broken(frame: np.ndarray):
         raise RuntimeError("model failed")
