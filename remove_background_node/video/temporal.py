@@ -42,6 +42,7 @@ GATE = 300.0  # matte levels: the history's trust falls off with its disagreemen
 SURE, SURE_GATE = 16, 50.0  # ... and faster, with this scale, where the new matte is within SURE levels of 0 or 255
 CHANGE, PERSIST = 128, 4  # matte levels a new matte differs from the history by, and for how many frames in a row
 FLICKER = 32  # matte levels the new matte is off from both the history and the witness, where those two agree
+STRIP = 64  # rows of the blobs' box blended at a time
 
 
 @dataclass
@@ -84,47 +85,66 @@ def stabilise(
         _restart(state, small, grey, matte_small, matte)
         return matte
     same_part = colour_agreement(small, warp(state.small, motion, pixel_grid(state.grids, size)), noise)
+    same_part = cv2.resize(same_part, (width, height), interpolation=cv2.INTER_LINEAR)
     inside = cv2.resize(blobs.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
     # The trust is 0 outside the blobs, where the new matte is kept as it is: the full-size work is done in their box.
     box = box_around(inside)
     source = source_of(motion, (height, width), box, pixel_grid(state.grids, (width, height)))
-    history = cv2.remap(state.result, *source, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    said = _witness_said(state, (small, grey, matte_small), witness, noise, box)
+    before = None if state.changed is None else cv2.remap(
+        state.changed, *source, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
     result = matte.astype(np.float32)
-    new = result[box].copy()
-    d = history - new
-    same_part = cv2.resize(same_part, (width, height), interpolation=cv2.INTER_LINEAR)[box]
-    # Where the new matte is sure (within SURE of 0 or 255) the history's trust falls off sooner: the faint part of a
-    # ghost that one frame left behind a moving edge would otherwise keep a trust near 1 and fade only slowly.
-    # Where the model has said something else for PERSIST frames in a row, the history's colour match no longer
-    # keeps it, and its trust falls off as where the new matte is sure: the model has changed its mind (a part it
-    # missed while the subject stood still), not flickered.
     changed = np.zeros(matte.shape, np.uint8)  # counted up to PERSIST: only reaching it matters
-    before = 0 if state.changed is None else cv2.remap(state.changed, *source, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
-    changed[box] = np.where(np.abs(d) >= CHANGE, np.minimum(before + 1, PERSIST), 0)
-    persistent = changed[box] >= PERSIST
-    gate = np.where((new < SURE) | (new > 255 - SURE) | persistent, np.float32(SURE_GATE), np.float32(GATE))
-    agreement = np.exp(-np.square(d / gate))
-    trust = inside[box] * np.where(persistent, agreement, np.maximum(same_part, agreement))
-    flicker = _flicker(state, (small, grey, matte_small), witness, noise, history, new, box)
-    if flicker is not None:
-        trust = np.where(flicker, inside[box], trust)
     # a running mean while the history holds few mattes (the first frame's weighs no more than any later one's),
     # then a recursive average that forgets at MAX_WEIGHT
-    weight = min(MAX_WEIGHT, state.mattes / (state.mattes + 1.0))
-    result[box] = new + (weight * min(strength, 1.0)) * trust * d
+    weight = min(MAX_WEIGHT, state.mattes / (state.mattes + 1.0)) * min(strength, 1.0)
+    # A strip of the box's rows at a time, so the working maps stay small however much of the picture the box holds.
+    for top in range(0, box[0].stop - box[0].start, STRIP):
+        rows = slice(top, top + STRIP)  # within the box
+        strip = (slice(box[0].start + top, min(box[0].start + top + STRIP, box[0].stop)), box[1])
+        _blend(state, result, changed, strip, (source[0][rows], source[1][rows]), same_part[strip], inside[strip],
+               None if before is None else before[rows], None if said is None else said[rows], weight)
     state.mattes += 1
     _remember(state, small, grey, matte_small, result)
     state.changed = changed
     return np.clip(np.rint(result), 0, 255).astype(np.uint8)
 
 
-def _flicker(
+def _blend(
+    state: State, result: np.ndarray, changed: np.ndarray, strip: tuple[slice, slice],
+    source: tuple[np.ndarray, np.ndarray], same_part: np.ndarray, inside: np.ndarray, before: np.ndarray | None,
+    said: np.ndarray | None, weight: float,
+) -> None:
+    """The state, the new matte as float32 (blended here in place), the frames-in-a-row map (set here), a strip of the
+    box, where its pixels come from in the frame before, the colours' agreement and the blobs there, the frames in a
+    row moved from the frame before (None: none yet), the witness's matte moved onto it (None: no witness), and the
+    history's weight -> nothing: the strip of ``result`` is the new matte blended with the moved history."""
+    history = cv2.remap(state.result, *source, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    new = result[strip].copy()
+    d = history - new
+    # Where the new matte is sure (within SURE of 0 or 255) the history's trust falls off sooner: the faint part of a
+    # ghost that one frame left behind a moving edge would otherwise keep a trust near 1 and fade only slowly.
+    # Where the model has said something else for PERSIST frames in a row, the history's colour match no longer
+    # keeps it, and its trust falls off as where the new matte is sure: the model has changed its mind (a part it
+    # missed while the subject stood still), not flickered.
+    changed[strip] = np.where(np.abs(d) >= CHANGE, np.minimum((0 if before is None else before) + 1, PERSIST), 0)
+    persistent = changed[strip] >= PERSIST
+    gate = np.where((new < SURE) | (new > 255 - SURE) | persistent, np.float32(SURE_GATE), np.float32(GATE))
+    agreement = np.exp(-np.square(d / gate))
+    trust = inside * np.where(persistent, agreement, np.maximum(same_part, agreement))
+    if said is not None:  # a one-frame flicker: off from both by FLICKER, while they agree within CHANGE
+        flicker = (np.abs(history - new) >= FLICKER) & (np.abs(said - history) < CHANGE) & (np.abs(said - new) >= FLICKER)
+        trust = np.where(flicker, inside, trust)
+    result[strip] = new + (weight * trust) * d
+
+
+def _witness_said(
     state: State, this: tuple[np.ndarray, np.ndarray, np.ndarray], witness: tuple[np.ndarray, np.ndarray] | None,
-    noise: float, history: np.ndarray, new: np.ndarray, box: tuple[slice, slice],
+    noise: float, box: tuple[slice, slice],
 ) -> np.ndarray | None:
     """The state, this frame reduced, the witness (a later frame and its own matte, or None), the noise level from
-    the frame before, and the moved history and new matte in the box -> bool map of the box where the new matte is a
-    one-frame flicker (off from both by FLICKER, while they agree within CHANGE), or None without a usable witness."""
+    the frame before and the box -> the witness's matte moved back onto this frame, in the box, as float32; None
+    without a usable witness."""
     if witness is None:
         return None
     assert state.flow is not None
@@ -135,8 +155,7 @@ def _flicker(
     motion, blobs, later_noise = subject_motion(state.flow, (small, grey, np.maximum(matte_small, later[2])), later, grid)
     if scene_cut(later_noise, noise):  # the witness shows another scene
         return None
-    said = carried(witness[1], motion, blobs, state.grids)[box]
-    return (np.abs(history - new) >= FLICKER) & (np.abs(said - history) < CHANGE) & (np.abs(said - new) >= FLICKER)
+    return carried(witness[1], motion, blobs, state.grids)[box]
 
 
 def _restart(state: State, small: np.ndarray, grey: np.ndarray, matte_small: np.ndarray, matte: np.ndarray) -> None:

@@ -29,6 +29,23 @@ def test_full_strength_halves_the_flicker_and_keeps_the_error(clip):
     assert clips.flicker(out, truth) < clips.flicker(weaker, truth) < clips.flicker(masks, truth), "strength is a dial"
 
 
+def test_blending_the_box_a_strip_at_a_time_changes_nothing(clip, monkeypatch):
+    """Strips of rows keep the working maps small; every pixel is blended as in one pass over the whole box."""
+    frames, masks, _ = clip
+
+    def run() -> np.ndarray:
+        state = temporal.State()
+        witnessed = [(frames[i + 1], masks[i + 1]) if i % 2 == 0 and i + 1 < len(frames) else None for i in range(24)]
+        return np.array([temporal.stabilise(frames[i], masks[i], state, 1.0, witnessed[i]) for i in range(24)])
+
+    assert temporal.STRIP < frames.shape[1] // 2, "several strips to a box"
+    in_strips = run()
+    monkeypatch.setattr(temporal, "STRIP", 10_000)  # the whole box at once
+    whole = run()
+    assert (in_strips != masks[:24]).any(), "the stabiliser changed something"
+    np.testing.assert_array_equal(in_strips, whole)
+
+
 def test_something_that_appears_is_followed_at_once_and_leaves_no_ghost():
     """A second blob shows up in frame 6 and is gone from frame 12: the matte has it (and then lacks it) at once."""
     rng = np.random.default_rng(0)
