@@ -27,13 +27,10 @@ def paths(photo: Path) -> dict[str, Path]:
 
 def record() -> None:
     """Run the real u2net and the pipeline at its defaults on every fixture and write the pinned files."""
-    from remove_background_node import catalog, pipeline
-    from remove_background_node.inference import predictor
-    from remove_background_node.sessions import create_rembg_session
+    from remove_background_node import pipeline
     from tests.harness import weights
 
-    session = create_rembg_session(catalog.get(MODEL), weights.fetch(MODEL), ["CPUExecutionProvider"])
-    predict = predictor(session)
+    predict = weights.cpu_predictor(MODEL)
     PINNED.mkdir(parents=True, exist_ok=True)
     for photo in fixtures.PHOTOS:
         image = Image.open(photo)

@@ -6,14 +6,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from remove_background_node import catalog, inference, pipeline
-from remove_background_node.sessions import create_rembg_session
-from tests.harness import clips
+from remove_background_node import pipeline
+from tests.harness import clips, weights
 
 
 @pytest.fixture(scope="session")
-def u2netp_predict(u2netp_file):
-    return inference.predictor(create_rembg_session(catalog.get("u2netp"), u2netp_file, ["CPUExecutionProvider"]))
+def u2netp_predict():
+    return weights.cpu_predictor("u2netp")
 
 
 @pytest.fixture(scope="session")

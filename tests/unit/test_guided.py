@@ -12,7 +12,7 @@ from PIL import Image
 
 from remove_background_node import foreground, inference, pipeline
 from remove_background_node.mask_cache import MaskCache
-from tests.harness import fixtures, scenes
+from tests.harness import fixtures, scenes, weights
 
 
 @pytest.fixture(scope="module")
@@ -80,14 +80,11 @@ def test_boxes_that_cover_none_of_the_image_say_so_on_a_rerun_from_the_cache_too
     assert not calls, "no box touches the picture: the model never runs, first call or rerun"
 
 
-def test_a_region_around_a_small_subject_in_a_photograph_finds_it(anime_matte, u2net_file):
-    from remove_background_node import catalog
-    from remove_background_node.sessions import create_rembg_session
-
+def test_a_region_around_a_small_subject_in_a_photograph_finds_it(anime_matte):
     rgb, truth, (x0, y0, x1, y1) = scenes.subject_over_photo(
         Image.open(fixtures.ANIME), anime_matte, Image.open(fixtures.REMBG / "car-1.jpg"), (3000, 2000), (425, 300), (2300, 250)
     )
-    predict = inference.predictor(create_rembg_session(catalog.get("u2net"), u2net_file, ["CPUExecutionProvider"]))
+    predict = weights.cpu_predictor("u2net")
     whole = pipeline.remove_background(Image.fromarray(rgb), predict)
     boxed = pipeline.remove_background(
         Image.fromarray(rgb), predict, pipeline.Options(regions=((x0 - 20, y0 - 20, x1 + 20, y1 + 20),))

@@ -12,9 +12,7 @@ from PIL import Image
 from invokeai.invocation_api import BaseInvocation, ColorField, ImageField, WithBoard, WithMetadata
 from remove_background_node import RefineCutoutInvocation, RemoveBackgroundInvocation, catalog, pipeline
 from remove_background_node.invocations import common
-from remove_background_node.inference import predictor
-from remove_background_node.sessions import create_rembg_session
-from tests.harness import fixtures, pinned
+from tests.harness import fixtures, pinned, weights
 
 
 def pixels(path) -> np.ndarray:
@@ -32,8 +30,8 @@ def test_default_cutout_and_mask_are_pinned_byte_for_byte(photo):
 
 
 @pytest.fixture(scope="module")
-def u2net_predict(u2net_file):
-    return predictor(create_rembg_session(catalog.get("u2net"), u2net_file, ["CPUExecutionProvider"]))
+def u2net_predict():
+    return weights.cpu_predictor("u2net")
 
 
 @pytest.mark.parametrize("photo", fixtures.PHOTOS, ids=lambda p: p.stem)
