@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from . import compose, foreground, inference, masks, matting, scratch
+from .foreground import soft_colours
 from .image_modes import pixels, split_rgb_alpha
 from .inference import Box, Predict
 from .mask_cache import MaskCache, digest
@@ -292,11 +293,10 @@ def _edge_colours(
     if cache is None:
         return foreground.estimate(rgb, kept, progress, in_place=True, guided=guided)
     key = ("colours", picture or digest(rgb), digest(kept), guided)
-    soft = masks.soft(kept) > 0  # the only pixels foreground.estimate changes
     colours = cache.get(key)
     if colours is not None:
-        rgb[soft] = colours
+        soft_colours.put(rgb, kept, colours)
         return rgb
     rgb = foreground.estimate(rgb, kept, progress, in_place=True, guided=guided)
-    cache.put(key, rgb[soft])
+    cache.put(key, soft_colours.take(rgb, kept))  # the soft pixels are the only ones foreground.estimate changes
     return rgb

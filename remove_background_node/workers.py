@@ -29,7 +29,12 @@ def pool() -> ThreadPoolExecutor:
         return _pool
 
 
-def in_bands(height: int, work: Callable[[slice], None]) -> None:
-    """A picture's height and work on a band of its rows -> that work done on every band (4 per worker), on the pool."""
+def bands(height: int) -> list[slice]:
+    """A picture's height -> the bands of rows in_bands works on (4 per worker)."""
     rows = max(1, -(-height // (4 * WORKERS)))
-    list(pool().map(lambda y: work(slice(y, min(y + rows, height))), range(0, height, rows)))
+    return [slice(y, min(y + rows, height)) for y in range(0, height, rows)]
+
+
+def in_bands(height: int, work: Callable[[slice], None]) -> None:
+    """A picture's height and work on a band of its rows -> that work done on every band (bands()), on the pool."""
+    list(pool().map(work, bands(height)))

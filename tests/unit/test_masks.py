@@ -107,6 +107,32 @@ def test_shrink_soft_mirrors_grow():
     assert not masks.is_hard(out)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_grow_on_the_subjects_box_equals_growing_the_whole_mask(seed):
+    rng = np.random.default_rng(seed)
+    for case in range(150):
+        h, w = (int(v) for v in rng.integers(1, 120, 2))
+        m = np.zeros((h, w), np.uint8)
+        for _ in range(int(rng.integers(1, 4))):  # blobs anywhere, the image's borders included
+            y0, x0 = int(rng.integers(0, h)), int(rng.integers(0, w))
+            y1, x1 = min(h, y0 + int(rng.integers(1, 30))), min(w, x0 + int(rng.integers(1, 30)))
+            shape = (y1 - y0, x1 - x0)
+            m[y0:y1, x0:x1] = rng.integers(0, 256, shape) if case % 2 else 255 * rng.integers(0, 2, shape)
+        pixels = int(rng.integers(-256, 257)) if case % 5 == 0 else int(rng.integers(-20, 21)) or 1
+        expected = masks._grow_whole(m, pixels)
+        assert np.array_equal(masks.grow(m, pixels), expected), (case, m.shape, pixels)
+
+
+def test_grow_hard_counts_pixels_exactly_the_radius_away():
+    # OpenCV's float distances put some of them a hair over the radius, depending on the mask's size
+    for size in (13, 37, 64, 301, 1001):
+        m = np.zeros((size, size), np.uint8)
+        m[size // 2, 0] = 255
+        out = masks.grow(m, 5)
+        assert out[size // 2 + 3, 4] == 255 and out[size // 2 + 5, 0] == 255  # 3-4-5 and straight down
+        assert out[size // 2 + 4, 4] == 0  # sqrt(32) > 5
+
+
 def test_grow_handles_the_largest_radius_on_a_large_mask():
     m = disc(1024, 200, soft=4)
     out = masks.grow(m, 256)
