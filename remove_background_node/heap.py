@@ -13,11 +13,9 @@ heap keeps what is freed into it, and how much it holds at its highest depends o
   meanwhile), so a clip's figure said more about its place in the server's life than about its length. Mapped from
   FRAMES_FROM: 28, 26, 24 and 23 MB (the RSS before them rose by 6 MB).
 
-Blocks under FRAMES_FROM stay in the heaps, and so do the pages they free in the middle of a heap: while a clip
-streamed, a server's resident memory crept up by 1-2 MB over its first hundred frames (more as the subject crossed
-more of the picture), so a 240-frame clip peaked 1.08x as high as a 48-frame one. ``trim`` hands those pages back
-(4 ms in a 2 GB process); the video stream calls it every few frames (video/stream.py: TRIM_EVERY), and the two then
-peaked within 1.02-1.04x (.readme/performance-log.md, Video).
+Blocks under FRAMES_FROM stay in the heaps, and so do the pages they free in the middle of a heap, so a long clip's
+resident memory would creep above a short one's. ``trim`` hands those pages back (a few ms even in a large process);
+the video stream calls it every TRIM_EVERY frames (video/stream.py; figures: .readme/performance-log.md, Video).
 
 Inside ``blocks_mapped(size)`` blocks from ``size`` up are mapped and unmapped (the smallest size asked for by the
 windows open at once); when the last window closes the threshold is left at the adaptive one's ceiling. A mapped block
