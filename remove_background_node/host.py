@@ -2,8 +2,9 @@
 
 It loads inputs as PIL, resolves the model file and loads its session into InvokeAI's model cache,
 reports progress and honours cancellation between steps, logs through InvokeAI's logger, and
-saves the outputs. Below the invocations, only this module and the models command line
-(``models_cli``, which asks InvokeAI's public config for its root folder) import InvokeAI.
+saves the outputs. Below the invocations, only this module, the models command line
+(``models_cli``, which asks InvokeAI's public config for its root folder) and the package's
+``__init__`` (its version check and logger) import InvokeAI.
 Private InvokeAI names are used in one place only: ``_download_internals``.
 """
 

@@ -2,7 +2,8 @@
 model, matting and the colour estimate.
 
 Keys name everything a mask depends on: the picture's pixels (a digest), the model file, the
-device, the regions, the cloth category and, for a matte, the matting options; edge colours are keyed
+device, the regions, the cloth category (the cloth model's only) and, for a matte, Smooth Mask and the
+matting options; edge colours are keyed
 by the picture and the alpha they were estimated from. Change any of them
 and the key is new; the old entry ages out. Bounded by entries and bytes, least recently used out first.
 """

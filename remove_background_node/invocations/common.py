@@ -109,7 +109,7 @@ def erode_size() -> Any:
     return InputField(
         default=pipeline.ERODE_SIZE, ge=0, le=1024, title="Erode Size",
         description="Matting: the side in pixels of the square the sure regions are eroded with (about half that "
-        "from each edge), widening the band matting solves",
+        "from each edge), widening the band matting solves; 0: a 3x3 cross, as scipy's default",
     )
 
 
