@@ -24,6 +24,11 @@ def _wide_grey_to_l(image: Image.Image) -> Image.Image:
     return Image.fromarray(scaled)  # a 2-D uint8 array is mode L
 
 
+def grey(image: Image.Image) -> Image.Image:
+    """Any-mode image -> 8-bit L; 16-bit, 32-bit integer and float grey scaled to 0..255 rather than clipped."""
+    return _wide_grey_to_l(image) if image.mode in _WIDE_GREY_MODES else image.convert("L")
+
+
 def pixels(image: Image.Image, out: np.ndarray | None = None) -> np.ndarray:
     """An RGB or L PIL image, and optionally the HxWx3 or HxW uint8 array to fill -> its pixels in that array (by
     default a new one).

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .image_modes import pixels
+from .image_modes import grey, pixels
 
 # Above this radius a soft mask is grown in several elliptical steps: one big elliptical kernel
 # costs O(radius^2) per pixel, a chain of small ones O(radius), and the Minkowski sum of discs
@@ -32,9 +32,9 @@ def to_array(mask: Image.Image) -> np.ndarray:
         return pixels(mask)
     if mask.mode in ("RGBA", "LA", "PA") or "transparency" in mask.info:
         # strokes painted on a transparent layer (the canvas): unpainted is background, whatever colour it hides
-        grey, alpha = (np.asarray(band, dtype=np.uint16) for band in mask.convert("LA").split())
-        return ((grey * alpha + 127) // 255).astype(np.uint8)
-    return pixels(mask.convert("L"))
+        level, alpha = (np.asarray(band, dtype=np.uint16) for band in mask.convert("LA").split())
+        return ((level * alpha + 127) // 255).astype(np.uint8)
+    return pixels(grey(mask))  # a 16-bit mask or trimap (InvokeAI stores I;16 as it is) keeps its soft levels
 
 
 def post_process(mask: np.ndarray) -> np.ndarray:

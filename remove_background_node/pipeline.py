@@ -125,7 +125,10 @@ def subject_mask(
         mask = inference.predict_mask(predict, rgb_image, options.regions)
         if keyed:
             mask = cache.put(key, mask)
-    if options.regions is not None and not inference.unite(options.regions, rgb_image.size):  # on a cached rerun too
+    if options.regions == ():  # a detector that found nothing: its empty collection, on a cached rerun too
+        warn("No bounding boxes were given (the collection is empty), so nothing was kept. Disconnect bounding_boxes "
+             "to cut out the whole picture, or check what found the boxes.")
+    elif options.regions is not None and not inference.unite(options.regions, rgb_image.size):
         warn("No bounding box covers any of the image (each lies outside it or has no area), so nothing was kept: "
              "everything outside the boxes is background. Check the boxes' coordinates.")
 
@@ -140,7 +143,7 @@ def subject_mask(
             mask = masks.post_process(mask)
         if options.alpha_matting:
             tri = matting.trimap(mask, *_matting_options(options))
-            mask, matted = _matte(rgb, tri, mask, options.alpha_matting_erode_size, step, warn)
+            mask, matted = _matte(rgb, tri, mask, _matting_options(options), step, warn)
         if keyed and (matted or not options.alpha_matting):
             mask = cache.put(matte_key, mask)
     return mask, matted
@@ -173,7 +176,7 @@ def refine_cutout(
             tri = np.where(given == 255, 255, np.where(given == 0, 0, matting.UNKNOWN)).astype(np.uint8)
         else:
             tri = matting.trimap_keeping_narrow_parts(mask, *_matting_options(options))
-        alpha, matted = _matte(rgb, tri, mask, options.alpha_matting_erode_size, step, warn, given is not None)
+        alpha, matted = _matte(rgb, tri, mask, _matting_options(options), step, warn, given is not None)
         if key is not None and matted:
             alpha = cache.put(key, alpha)
         return finish(rgb, alpha, own_alpha, options, matted, step, cache, picture)
@@ -196,13 +199,15 @@ def _matting_options(options: Options) -> tuple[int, int, int]:
 
 
 def _matte(
-    rgb: np.ndarray, tri: np.ndarray, mask: np.ndarray, erode_size: int, step: Step, warn: Warn, given: bool = False
+    rgb: np.ndarray, tri: np.ndarray, mask: np.ndarray, settings: tuple[int, int, int], step: Step, warn: Warn,
+    given: bool = False,
 ) -> tuple[np.ndarray, bool]:
-    """Image, trimap, the mask it came from, the erode size, callbacks -> (alpha, whether matting ran);
+    """Image, trimap, the mask it came from, the trimap's settings (_matting_options), callbacks -> (alpha, whether
+    matting ran);
     without both sure regions the mask is kept as it is and the user is told why."""
     step("Alpha matting")
     if not matting.has_both_regions(tri):
-        warn(matting.skipped_because(tri, erode_size, given))
+        warn(matting.skipped_because(tri, settings, given))
         return mask, False
     return matting.solve(rgb, tri, checkpoint=lambda done: step("Alpha matting", done)), True
 

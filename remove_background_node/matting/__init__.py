@@ -79,17 +79,27 @@ def has_both_regions(tri: np.ndarray) -> bool:
     return bool((tri == 255).any() and (tri == 0).any())
 
 
-def skipped_because(tri: np.ndarray, erode_size: int, given: bool = False) -> str:
-    """A trimap without both sure regions, the erode size that made it and whether the user gave the trimap
-    -> why matting was skipped, for a person."""
-    missing = "sure subject (255)" if not (tri == 255).any() else "sure background (0)"
+def skipped_because(tri: np.ndarray, settings: tuple[int, int, int], given: bool = False) -> str:
+    """A trimap without both sure regions, the (subject threshold, background threshold, erode size) that made it and
+    whether the user gave the trimap -> why matting was skipped and what to change, for a person."""
+    fg_threshold, bg_threshold, erode_size = settings
+    no_subject = not (tri == 255).any()
+    missing = "sure subject (255)" if no_subject else "sure background (0)"
     height, width = tri.shape
     if given:
-        return f"Alpha matting skipped: the {width}x{height} trimap has no {missing}, so the mask is used as it is."
+        return (
+            f"Alpha matting skipped: the {width}x{height} trimap has no {missing}, so the mask is used as it is. "
+            "Paint some of the trimap white (sure subject) and some black (sure background), or leave the trimap out "
+            "to use the band built from the mask."
+        )
+    if no_subject:
+        threshold = f"lower the subject threshold ({fg_threshold}): only mask values above it count as sure subject"
+    else:
+        threshold = f"raise the background threshold ({bg_threshold}): only mask values below it count as sure background"
+    advice = f"Lower the erode size, or {threshold}" if erode_size > 0 else threshold[0].upper() + threshold[1:]
     return (
         f"Alpha matting skipped: with erode size {erode_size} the {width}x{height} mask has no {missing} left "
-        "for matting to start from, so the mask is used as it is. Lower the erode size, or move the "
-        "subject or background threshold so more of the mask counts as sure."
+        f"for matting to start from, so the mask is used as it is. {advice}."
     )
 
 

@@ -65,6 +65,16 @@ def test_boxes_that_cover_none_of_the_image_keep_nothing_and_say_so(boxes):
     assert len(warnings) == 1 and "covers any of the image" in warnings[0] and "no area" in warnings[0]
 
 
+def test_an_empty_collection_of_boxes_keeps_nothing_and_says_no_box_was_given():
+    warnings: list[str] = []
+    result = pipeline.remove_background(
+        Image.new("RGB", (400, 300), (90, 90, 90)), lambda im: [Image.new("L", im.size, 200)],
+        pipeline.Options(regions=()), warn=warnings.append,
+    )
+    assert not np.asarray(result.mask).any()
+    assert len(warnings) == 1 and "No bounding boxes were given" in warnings[0], warnings
+
+
 def test_boxes_that_cover_none_of_the_image_say_so_on_a_rerun_from_the_cache_too():
     cache, warnings, calls = MaskCache(budget=2**30), [], []
 

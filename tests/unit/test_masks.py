@@ -253,3 +253,12 @@ def test_a_mask_painted_on_a_transparent_layer_is_its_strokes_over_black():
     array = masks.to_array(Image.fromarray(rgba, "RGBA"))
     assert array[1, 1] == 255 and array[2, 2] == 128 and array[3, 3] == 128 and array[0, 0] == 0
     assert (masks.to_array(Image.fromarray(rgba[..., :3], "RGB"))[0] == 255).all(), "no alpha: the colour itself"
+
+
+def test_a_sixteen_bit_mask_or_trimap_keeps_its_levels():
+    """InvokeAI stores a 16-bit grey upload as I;16: its levels are scaled to 8 bits, not clipped to 255."""
+    levels = np.array([[0, 10, 64, 128, 200, 255]], np.uint8)
+    wide = Image.fromarray(levels.astype(np.uint16) * 257)  # 0..65535, mode I;16
+    assert wide.mode == "I;16"
+    assert (masks.to_array(wide) == levels).all()
+    assert (masks.to_array(wide.convert("I")) == levels).all()

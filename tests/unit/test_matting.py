@@ -189,3 +189,24 @@ def test_a_read_only_picture_is_accepted(scene) -> None:
     frozen = rgb.copy()
     frozen.flags.writeable = False
     np.testing.assert_array_equal(matting.solve(frozen, tri), matting.solve(rgb, tri))
+
+
+@pytest.mark.parametrize(
+    "settings, tri_value, says, never",
+    [
+        ((240, 10, 0), 0, "Lower the subject threshold (240)", "erode size,"),
+        ((240, 0, 0), 255, "Raise the background threshold (0)", "erode size,"),
+        ((255, 10, 1024), 0, "Lower the erode size, or lower the subject threshold (255)", "background threshold"),
+        ((240, 10, 1024), 255, "Lower the erode size, or raise the background threshold (10)", "subject threshold"),
+    ],
+    ids=["no subject, erode 0", "no background, erode 0", "no subject, erode 1024", "no background, erode 1024"],
+)
+def test_a_skipped_matting_says_what_to_change_and_never_what_cannot_be(settings, tri_value, says, never):
+    message = matting.skipped_because(np.full((8, 8), tri_value, np.uint8), settings)
+    assert says in message and never not in message, message
+    assert f"with erode size {settings[2]}" in message
+
+
+def test_a_given_trimap_without_both_sure_regions_says_to_paint_them():
+    message = matting.skipped_because(np.full((8, 8), 128, np.uint8), (240, 10, 10), given=True)
+    assert "no sure subject" in message and "Paint" in message and "leave the trimap out" in message
