@@ -98,7 +98,7 @@ def remove_background(
     with _own_pixels(rgb_image) as rgb:
         picture = digest(rgb) if cache is not None else None  # once: the model's, the matte's and the colours' keys
         mask, matted = subject_mask(rgb_image, predict, options, step, warn, model_key, cache, rgb, picture)
-        return finish(rgb, mask, own_alpha, options, matted, step, cache, picture)
+        return finish(rgb, mask, own_alpha, options, matted, step, cache, picture, warn)
 
 
 def subject_mask(
@@ -131,6 +131,9 @@ def subject_mask(
     elif options.regions is not None and not inference.unite(options.regions, rgb_image.size):
         warn("No bounding box covers any of the image (each lies outside it or has no area), so nothing was kept: "
              "everything outside the boxes is background. Check the boxes' coordinates.")
+    elif options.regions is None and not options.invert and int(mask.max(initial=0)) < masks.VISIBLE:
+        warn("The model found no subject in this picture (its mask has no pixel at least "
+             f"{masks.VISIBLE} of 255), so nothing was kept. Try another model, or connect bounding_boxes around the subject.")
 
     matte_key = key + ("matte", options.post_process_mask, _matting_options(options)) if keyed else None
     matte = cache.get(matte_key) if keyed and (options.post_process_mask or options.alpha_matting) else None
@@ -171,7 +174,7 @@ def refine_cutout(
             key = ("refine", picture, digest(mask), None if given is None else digest(given), _matting_options(options))
             cached = cache.get(key)
             if cached is not None:
-                return finish(rgb, cached, own_alpha, options, True, step, cache, picture)
+                return finish(rgb, cached, own_alpha, options, True, step, cache, picture, warn)
         if given is not None:
             tri = np.where(given == 255, 255, np.where(given == 0, 0, matting.UNKNOWN)).astype(np.uint8)
         else:
@@ -179,7 +182,7 @@ def refine_cutout(
         alpha, matted = _matte(rgb, tri, mask, _matting_options(options), step, warn, given is not None)
         if key is not None and matted:
             alpha = cache.put(key, alpha)
-        return finish(rgb, alpha, own_alpha, options, matted, step, cache, picture)
+        return finish(rgb, alpha, own_alpha, options, matted, step, cache, picture, warn)
 
 
 @contextmanager
@@ -253,29 +256,49 @@ def video_frame(rgb: np.ndarray, mask: np.ndarray, matted: bool, options: Option
 
 def finish(
     rgb: np.ndarray, mask: np.ndarray, own_alpha: np.ndarray | None, options: Options, matted: bool, step: Step,
-    cache: MaskCache | None = None, picture: str | None = None,
+    cache: MaskCache | None = None, picture: str | None = None, warn: Warn | None = None,
 ) -> Result:
     """Image (the pipeline's own array: soft pixels' colours are re-estimated in it), the model's (or matting's)
-    mask, the input's own alpha, options, whether matting ran, progress and optionally a cache for the edge
-    colours with the image's digest -> the result: edge colours, mask controls, the input's alpha and compositing,
-    in the order of STEPS."""
+    mask, the input's own alpha, options, whether matting ran, progress, optionally a cache for the edge
+    colours with the image's digest, and a warning callback for a result that keeps nothing -> the result: edge
+    colours, mask controls, the input's alpha and compositing, in the order of STEPS."""
     if colours_need_estimating(options, matted):
         step("Refining edge colours")
         rgb = _edge_colours(rgb, _kept(mask, own_alpha, options.invert), not matted, step, cache, picture)
 
+    before = mask
     if adjusts(options):
         step("Adjusting the mask")
         mask = adjust(mask, options)
 
     # After invert: transparent input pixels have no colour to show, whichever side is kept.
     mask = masks.limit_to_alpha(mask, own_alpha)
+    bbox = masks.bounding_box(mask)
+    if bbox is None and warn is not None:
+        reason = _nothing_kept(before, own_alpha, options)
+        if reason:
+            warn(reason)
 
     step("Composing the cutout")
     return Result(
         cutout=compose.composite(rgb, mask, options.background_color),
         mask=Image.fromarray(mask),  # uint8 HxW: mode L
-        bbox=masks.bounding_box(mask),
+        bbox=bbox,
     )
+
+
+def _nothing_kept(mask: np.ndarray, own_alpha: np.ndarray | None, options: Options) -> str | None:
+    """The mask before the mask controls, the input's own alpha and options, for a result with nothing visible kept
+    -> why, for a person, when the input's transparency or the mask controls emptied it; else None."""
+    if own_alpha is not None and int(own_alpha.max(initial=0)) < masks.VISIBLE:
+        return "Nothing was kept: the input picture is fully transparent."
+    if int(mask.max(initial=0)) < masks.VISIBLE or not adjusts(options):
+        return None  # the mask was empty before the controls: subject_mask or matting has said why
+    if options.mask_threshold > int(mask.max()):
+        return (f"Nothing was kept: mask_threshold {options.mask_threshold} is above the mask's highest level "
+                f"({int(mask.max())}). Lower it.")
+    return ("Nothing was kept: the mask controls (mask_threshold, mask_grow, invert) left no pixel at least "
+            f"{masks.VISIBLE} of 255 opaque. Lower mask_threshold, or raise mask_grow.")
 
 
 def _kept(mask: np.ndarray, own_alpha: np.ndarray | None, invert: bool) -> np.ndarray:

@@ -89,3 +89,31 @@ def test_pipeline_refine_foreground_estimates_before_the_mask_controls():
             return float((shown * np.abs(cutout[..., :3].astype(np.float32) - fg))[subject].mean())
 
         assert seen_error(from_model) <= 0.25 * seen_error(from_final), options
+
+
+def run_warned(m: np.ndarray, picture: Image.Image | None = None, **options) -> list[str]:
+    """A stand-in model's mask, optionally the picture, and options -> the warnings the pipeline gave."""
+    warnings: list[str] = []
+    picture = picture if picture is not None else Image.new("RGB", m.shape[::-1], (90, 120, 150))
+    pipeline.remove_background(picture, fixed_model(m), pipeline.Options(**options), warn=warnings.append)
+    return warnings
+
+
+def test_a_result_that_keeps_nothing_says_why_and_one_that_keeps_something_says_nothing():
+    subject = disc(64, 20, soft=6)
+    assert run_warned(subject) == [] and run_warned(subject, mask_threshold=128, mask_grow=-4) == []
+    assert run_warned(np.zeros((64, 64), np.uint8), invert=True) == [], "inverted, an empty mask keeps everything"
+
+    (found_none,) = run_warned(np.zeros((64, 64), np.uint8))
+    assert "found no subject" in found_none and "another model" in found_none
+
+    faint = (disc(64, 20, soft=6).astype(np.float32) * 107 / 255).astype(np.uint8)  # peaks at 107
+    (too_high,) = run_warned(faint, mask_threshold=255)
+    assert "mask_threshold 255" in too_high and "(107)" in too_high
+
+    (shrunk,) = run_warned(subject, mask_grow=-40)
+    assert "mask controls" in shrunk and "mask_grow" in shrunk
+
+    transparent = Image.new("RGBA", (64, 64), (200, 10, 10, 0))
+    (clear,) = run_warned(subject, transparent)
+    assert "fully transparent" in clear
