@@ -156,11 +156,8 @@ class Host:
             )
         return path
 
-    def probe(self, path: Path) -> tuple[int, int, float, int]:
-        """A video file -> (width, height, fps, about how many frames it has), as InvokeAI's own decoder reads them.
-
-        The count is duration x fps, for progress only (the outputs count the frames written): InvokeAI's exact
-        count (decoder_frame_count) costs another decoder process, about 0.4 s before the first frame."""
+    def probe(self, path: Path) -> tuple[int, int, float, float]:
+        """A video file -> (width, height, average fps, duration in seconds), as InvokeAI's own decoder reads them."""
         from invokeai.app.util.video_thumbnails import probe_video
 
         width, height, duration, fps = probe_video(path)
@@ -168,7 +165,7 @@ class Host:
             raise ValueError(f"The video {path.name} does not say its frame rate, so its frames cannot be timed.")
         if width % 2 or height % 2:
             raise ValueError(f"The video is {width}x{height}; H.264 needs an even width and height. Crop or resize it first.")
-        return width, height, fps, max(1, round(duration * fps))
+        return width, height, fps, duration
 
     def frames(self, path: Path) -> Iterator[Any]:
         """A video file -> its frames (HxWx3 uint8 RGB), decoded one at a time by InvokeAI's bounded decoder."""

@@ -26,7 +26,7 @@ from PIL import Image
 from pydantic import model_validator
 
 from .. import heap, inference, pipeline
-from ..video import keyframes, stream, temporal
+from ..video import container, keyframes, stream, temporal
 from . import common
 from .common import Device, ModelName
 
@@ -38,8 +38,8 @@ Matte = tuple[np.ndarray, bool]  # a frame's mask from the model (and matting), 
 class RemoveVideoBackgroundOutput(BaseInvocationOutput):
     """The subject over a colour and its matte, as videos of the input's size, frame rate and frame count."""
 
-    video: VideoField = OutputField(description="The subject over the background colour (H.264 MP4)")
-    mask: VideoField = OutputField(description="The matte as a greyscale H.264 MP4: white = subject, for a track matte")
+    video: VideoField = OutputField(description="The subject over the background colour (H.264 MP4), with the input's sound")
+    mask: VideoField = OutputField(description="The matte as a greyscale H.264 MP4: white = subject, for a track matte (silent)")
     width: int = OutputField(description="The width of the videos in pixels")
     height: int = OutputField(description="The height of the videos in pixels")
     frame_count: int = OutputField(description="The number of frames in each video")
@@ -99,7 +99,12 @@ class RemoveVideoBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
 
         host = Host(context, node="Remove Video Background")
         source = host.video_path(self.video)
-        width, height, fps, total = host.probe(source)
+        width, height, fps, duration = host.probe(source)
+        held = container.read(source)
+        fps = held.rate or fps  # the rate the decoder hands frames out at: a variable-rate clip keeps its length
+        # for progress only (the outputs count the frames written): InvokeAI's exact count (decoder_frame_count)
+        # costs another decoder process, about 0.4 s before the first frame
+        total = max(1, round(duration * fps))
         options = pipeline.Options(**common.mask_options(self))
         said: set[str] = set()
 
@@ -139,6 +144,11 @@ class RemoveVideoBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
                     host.step,
                     between if self.skip_frames and self.temporal_smoothing > 0 else None,
                 )
+            if held.sound:
+                host.step("Adding the sound")
+                failed = container.add_sound(outputs[0], source)
+                if failed:
+                    host.warn(f"The source's sound could not be copied into the video ({failed}); it is saved without it.")
             host.step("Saving the videos")  # the last point to cancel: after it both videos are stored
             video = host.save_video(outputs[0], width, height, written, fps)
             matte = host.save_video(outputs[1], width, height, written, fps)

@@ -1,1 +1,2 @@
-"""Remove Video Background's own parts: temporal matte stabilisation and the frame-by-frame stream."""
+"""Remove Video Background's own parts: temporal matte stabilisation, the frame-by-frame stream, and the source's
+frame rate and sound (container)."""

@@ -111,3 +111,24 @@ def test_an_odd_sized_video_is_refused_with_what_to_do_and_stores_nothing(server
     assert item["status"] == "failed"
     assert "161x91" in item["error_message"] and "even width and height" in item["error_message"], item["error_message"]
     assert set(videos.rglob("*.mp4")) == stored
+
+
+def test_a_phones_clip_keeps_its_length_and_its_sound(server, tmp_path):
+    """A variable frame rate and an AAC track, as phones record: InvokeAI's decoder hands the frames out at the clip's
+    base rate, repeating some, and the outputs are written at that rate, so they last as long as the clip; the
+    composite carries the clip's sound, the matte (a track matte) none."""
+    from remove_background_node.video import container
+
+    uneven = [0.05] * 6 + [0.15] + [0.05] * 8 + [0.1] * 2 + [0.05] * 7  # 1.4 s, average 17.1 fps
+    clips.write_phone_like(clips.Clip(width=160, height=90, frames=24), tmp_path / "phone.mp4", uneven)
+    name = server.upload_video(tmp_path / "phone.mp4")
+    item = server.run({"rv": {"type": "remove_background_video", "video": {"video_name": name}, "model": "u2netp"}})
+    assert item["status"] == "completed", item.get("error_traceback")
+    out = server.output(item, "rv")
+    video, matte = (server.video_file(out[key]["video_name"], tmp_path) for key in ("video", "mask"))
+    decoded = clips.read(video)
+    assert len(decoded) == len(clips.read(matte)) == out["frame_count"]
+    print(f"{out['frame_count']} frames at {out['fps']} fps: {out['frame_count'] / out['fps']:.3f} s, the clip {sum(uneven):.3f} s")
+    assert abs(out["frame_count"] / out["fps"] - sum(uneven)) <= 2 / out["fps"]
+    assert container.read(video) == container.Source(out["fps"], True)
+    assert container.read(matte) == container.Source(out["fps"], False)

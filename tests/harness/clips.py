@@ -155,3 +155,27 @@ def flicker(mattes: np.ndarray, truth: Truth, margin: int | None = None) -> floa
             changes.append(float(np.mean(np.abs(window - previous))))
         previous = window
     return float(np.mean(changes))
+
+
+def write_phone_like(clip: Clip, path: Path, durations: Sequence[float], sound: bool = True) -> None:
+    """A clip, an .mp4 path, each frame's duration in seconds (uneven: a variable frame rate, as phones record) and
+    whether to add a tone -> nothing; the clip's frames written there as H.264 with those timings, and AAC sound."""
+    import subprocess
+    import tempfile
+
+    import imageio_ffmpeg
+
+    with tempfile.TemporaryDirectory() as folder:
+        listing = []
+        for t, (frame, _, _) in enumerate(frames(clip)):
+            Image.fromarray(frame).save(Path(folder) / f"{t:04d}.png")
+            listing += [f"file '{t:04d}.png'", f"duration {durations[t]}"]
+        listing.append(f"file '{clip.frames - 1:04d}.png'")  # the concat demuxer's last duration needs a file after it
+        (Path(folder) / "frames.txt").write_text("\n".join(listing) + "\n")
+        command = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "concat", "-safe", "0",
+                   "-i", str(Path(folder) / "frames.txt")]
+        if sound:
+            command += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={sum(durations):.3f}"]
+        command += ["-fps_mode", "vfr", "-c:v", "libx264", "-pix_fmt", "yuv420p"]
+        command += ["-c:a", "aac", "-shortest"] if sound else []
+        subprocess.run(command + [str(path)], check=True, capture_output=True)
