@@ -337,3 +337,16 @@ def test_no_more_than_predictors_model_runs_at_once_even_for_skipped_frames(monk
     written = stream.run(frames, 60, model, lambda f, m, w: (f, f[..., 0]), Sink(), Sink(), lambda *a: None, between)
     assert contended[0], "a model thread was mid-run when the in-order thread needed the model"
     assert written == 60 and most[0] <= stream.PREDICTORS, most[0]
+
+
+def test_progress_never_shows_a_frame_past_the_total_when_the_estimate_was_short():
+    """The total is the duration times the rate; a variable-rate clip can decode to more frames than that."""
+    steps: list[tuple[str, float]] = []
+    frames = [np.full((8, 8, 3), t, np.uint8) for t in range(12)]
+    count = stream.run(
+        iter(frames), 10, lambda f: (np.zeros(f.shape[:2], np.uint8), False), lambda f, found, witness: (f, found[0]),
+        Sink(), Sink(), lambda message, fraction=None: steps.append((message, fraction)),
+    )
+    assert count == 12
+    assert [m for m, _ in steps] == [f"Frame {i} of 10" for i in range(1, 11)] + ["Frame 11 of 11", "Frame 12 of 12"]
+    assert all(0 < f <= 1.0 for _, f in steps)
