@@ -292,11 +292,12 @@ def _nothing_kept(mask: np.ndarray, own_alpha: np.ndarray | None, options: Optio
     -> why, for a person, when the input's transparency or the mask controls emptied it; else None."""
     if own_alpha is not None and int(own_alpha.max(initial=0)) < masks.VISIBLE:
         return "Nothing was kept: the input picture is fully transparent."
-    if int(mask.max(initial=0)) < masks.VISIBLE or not adjusts(options):
+    highest = int(mask.max(initial=0))
+    if highest < masks.VISIBLE or not adjusts(options):
         return None  # the mask was empty before the controls: subject_mask or matting has said why
-    if options.mask_threshold > int(mask.max()):
+    if options.mask_threshold > highest:
         return (f"Nothing was kept: mask_threshold {options.mask_threshold} is above the mask's highest level "
-                f"({int(mask.max())}). Lower it.")
+                f"({highest}). Lower it.")
     return ("Nothing was kept: the mask controls (mask_threshold, mask_grow, invert) left no pixel at least "
             f"{masks.VISIBLE} of 255 opaque. Lower mask_threshold, or raise mask_grow.")
 

@@ -75,6 +75,7 @@ def add_sound(video: Path, source: Path) -> str | None:
         return str(error)
     if done.returncode or not finished_mp4(with_sound):
         with_sound.unlink(missing_ok=True)
-        return done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"ffmpeg exited with {done.returncode}"
+        said = done.stderr.strip().splitlines()
+        return said[-1] if said else f"ffmpeg exited with {done.returncode}"
     with_sound.replace(video)
     return None

@@ -119,8 +119,8 @@ def test_a_phones_clip_keeps_its_length_and_its_sound(server, tmp_path):
     composite carries the clip's sound, the matte (a track matte) none."""
     from remove_background_node.video import container
 
-    uneven = [0.05] * 6 + [0.15] + [0.05] * 8 + [0.1] * 2 + [0.05] * 7  # 1.4 s, average 17.1 fps
-    clips.write_phone_like(clips.Clip(width=160, height=90, frames=24), tmp_path / "phone.mp4", uneven)
+    uneven = clips.PHONE_TIMING
+    clips.write_phone_like(clips.Clip(width=160, height=90, frames=len(uneven)), tmp_path / "phone.mp4")
     name = server.upload_video(tmp_path / "phone.mp4")
     item = server.run({"rv": {"type": "remove_background_video", "video": {"video_name": name}, "model": "u2netp"}})
     assert item["status"] == "completed", item.get("error_traceback")

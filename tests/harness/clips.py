@@ -157,7 +157,12 @@ def flicker(mattes: np.ndarray, truth: Truth, margin: int | None = None) -> floa
     return float(np.mean(changes))
 
 
-def write_phone_like(clip: Clip, path: Path, durations: Sequence[float], sound: bool = True) -> None:
+# A phone's 24 frames, each one's duration in seconds: mostly 1/20 s apart, with gaps where it dropped frames (1.4 s,
+# 17.1 fps on average). ffmpeg's concat of pictures keeps durations only from its pictures' own 1/25 s up.
+PHONE_TIMING = (0.05,) * 6 + (0.15,) + (0.05,) * 8 + (0.1,) * 2 + (0.05,) * 7
+
+
+def write_phone_like(clip: Clip, path: Path, durations: Sequence[float] = PHONE_TIMING, sound: bool = True) -> None:
     """A clip, an .mp4 path, each frame's duration in seconds (uneven: a variable frame rate, as phones record) and
     whether to add a tone -> nothing; the clip's frames written there as H.264 with those timings, and AAC sound."""
     import subprocess

@@ -13,15 +13,13 @@ import pytest
 from remove_background_node.video import container, stream
 from tests.harness import clips
 
-# a phone's 24 frames: mostly 1/20 s apart, with gaps where it dropped frames (ffmpeg's concat of pictures keeps
-# durations from its pictures' own 1/25 s up)
-UNEVEN = [0.05] * 6 + [0.15] + [0.05] * 8 + [0.1] * 2 + [0.05] * 7
+UNEVEN = clips.PHONE_TIMING
 
 
 @pytest.fixture(scope="module")
 def phone_clip(tmp_path_factory):
     path = tmp_path_factory.mktemp("phone") / "phone.mp4"
-    clips.write_phone_like(clips.Clip(width=160, height=90, frames=24), path, UNEVEN)
+    clips.write_phone_like(clips.Clip(width=160, height=90, frames=len(UNEVEN)), path)
     return path
 
 
