@@ -17,7 +17,8 @@ frames is a small object. How it works, per frame t (``strength`` s in [0, 1], 0
    frame t along with the subject, where the new matte is off from both the history and the witness
    by FLICKER levels or more while those two agree within CHANGE, the new matte is a one-frame
    flicker and the history has full trust there. Where the witness sides with the new matte, the
-   rules above decide.
+   rules above decide, but a part both find that the history lacks by CHANGE levels counts as a
+   change of mind at once (a part lost still waits PERSIST frames).
 4. At a scene cut (motion.scene_cut) the history starts again from the new matte: nothing of the
    last scene's subject stays.
 
@@ -129,6 +130,11 @@ def _blend(
     # missed while the subject stood still), not flickered.
     changed[strip] = np.where(np.abs(d) >= CHANGE, np.minimum((0 if before is None else before) + 1, PERSIST), 0)
     persistent = changed[strip] >= PERSIST
+    if said is not None:
+        # A part the model finds that the history lacks, and the witness finds too, is taken at once: the model sees
+        # again what it had missed (a car it lost while it stood and finds once it moves). A part it loses waits
+        # PERSIST frames, since holes that come and go are a model's commonest flicker.
+        persistent |= (-d >= CHANGE) & (said - history >= CHANGE) & (np.abs(said - new) < FLICKER)
     gate = np.where((new < SURE) | (new > 255 - SURE) | persistent, np.float32(SURE_GATE), np.float32(GATE))
     agreement = np.exp(-np.square(d / gate))
     trust = inside * np.where(persistent, agreement, np.maximum(same_part, agreement))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -165,6 +167,38 @@ def test_a_part_the_model_finds_late_is_taken_within_a_few_frames():
         if t >= 16:
             late.append(np.abs(result.astype(float) - truth).mean())
     assert np.mean(late) <= 1.0, np.mean(late)
+
+
+def test_a_part_found_again_with_the_witness_is_taken_at_once_and_a_part_lost_is_held():
+    """The disc's lower part: missed for 12 frames, then found. With a witness that finds it too (the frame the model
+    sees next), it is taken on the first frame, where without one the history holds it off for PERSIST frames; found
+    in one frame only (the witness lacks it), it is held off. Lost in one frame, with the witness agreeing, it is kept
+    (a hole that comes and goes)."""
+    picture, truth = standing()
+    missed = truth.copy()
+    missed[150:] = 0
+    lower = np.s_[160:185, 130:190]
+
+    def at_frame_12(matte_at: Callable[[int], np.ndarray], witness: bool) -> float:
+        state = temporal.State()
+        for t in range(13):
+            later = (with_sensor_noise(picture, t + 2), matte_at(t + 2)) if witness else None
+            result = temporal.stabilise(with_sensor_noise(picture, t), matte_at(t), state, 1.0, later)
+        return float(result[lower].mean())
+
+    def found_from_12(t: int) -> np.ndarray:
+        return missed if t < 12 else truth
+
+    def found_at_12_only(t: int) -> np.ndarray:
+        return truth if t == 12 else missed
+
+    def lost_from_12(t: int) -> np.ndarray:
+        return truth if t < 12 else missed
+
+    assert at_frame_12(found_from_12, witness=False) < 64, "the case this test is about: the colours hold the history"
+    assert at_frame_12(found_from_12, witness=True) > 240, "found again, and the witness finds it too: taken at once"
+    assert at_frame_12(found_at_12_only, witness=True) < 64, "found in one frame only: held off"
+    assert at_frame_12(lost_from_12, witness=True) > 192, "lost: held, though the witness lost it too"
 
 
 def panned(t: int, size: tuple[int, int] = (640, 360)) -> tuple[np.ndarray, np.ndarray]:
