@@ -21,7 +21,7 @@ from .stream import finished_mp4
 
 _STREAM = re.compile(r"Stream #\d+:\d+\S*: (Video|Audio): (.*)")
 _BASE_RATE = re.compile(r"(\d+(?:\.\d+)?)(k?) tbr")
-REMUX_TIMEOUT = 3600.0  # seconds: a remux copies streams, so only a hung ffmpeg comes near this
+FFMPEG_TIMEOUT = 3600.0  # seconds: describing a file or copying its streams; only a hung ffmpeg comes near this
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def read(path: Path) -> Source:
     """An MP4 file -> its first video stream's base rate and whether it has sound, from ffmpeg's description of it."""
     described = subprocess.run(
         [ffmpeg(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True, text=True, errors="replace",
-        timeout=REMUX_TIMEOUT,
+        timeout=FFMPEG_TIMEOUT,
     )
     return parse(described.stderr)  # ffmpeg with no output file describes the input on stderr, then exits 1
 
@@ -68,7 +68,7 @@ def add_sound(video: Path, source: Path) -> str | None:
         done = subprocess.run(
             [ffmpeg(), "-v", "error", "-nostdin", "-y", "-i", str(video), "-i", str(source),
              "-map", "0:v:0", "-map", "1:a", "-c", "copy", str(with_sound)],
-            capture_output=True, text=True, errors="replace", timeout=REMUX_TIMEOUT,
+            capture_output=True, text=True, errors="replace", timeout=FFMPEG_TIMEOUT,
         )
     except (OSError, subprocess.TimeoutExpired) as error:
         with_sound.unlink(missing_ok=True)

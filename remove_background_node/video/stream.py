@@ -292,8 +292,8 @@ def run(
                         found = matte_of(frame)
                     else:  # moved from the frames on either side, it has seen the witness already
                         witness = None
-                # the total is the duration times the rate, an estimate: never shown below the frame reached
-                step(f"Frame {written + 1} of {max(total, written + 1)}", min((written + 1) / max(total, 1), 1.0))
+                shown = max(total, written + 1)  # the total is the duration times the rate, an estimate
+                step(f"Frame {written + 1} of {shown}", (written + 1) / shown)
                 composite, final = finish(frame, found, witness)
                 if not (stages.put(to_video, composite) and stages.put(to_matte, final)):
                     break

@@ -128,18 +128,20 @@ def _blend(
     # Where the model has said something else for PERSIST frames in a row, the history's colour match no longer
     # keeps it, and its trust falls off as where the new matte is sure: the model has changed its mind (a part it
     # missed while the subject stood still), not flickered.
-    changed[strip] = np.where(np.abs(d) >= CHANGE, np.minimum((0 if before is None else before) + 1, PERSIST), 0)
+    apart = np.abs(d)
+    changed[strip] = np.where(apart >= CHANGE, np.minimum((0 if before is None else before) + 1, PERSIST), 0)
     persistent = changed[strip] >= PERSIST
     if said is not None:
+        above_history, off_new = said - history, np.abs(said - new)  # the witness against each
         # A part the model finds that the history lacks, and the witness finds too, is taken at once: the model sees
         # again what it had missed (a car it lost while it stood and finds once it moves). A part it loses waits
         # PERSIST frames, since holes that come and go are a model's commonest flicker.
-        persistent |= (-d >= CHANGE) & (said - history >= CHANGE) & (np.abs(said - new) < FLICKER)
+        persistent |= (-d >= CHANGE) & (above_history >= CHANGE) & (off_new < FLICKER)
     gate = np.where((new < SURE) | (new > 255 - SURE) | persistent, np.float32(SURE_GATE), np.float32(GATE))
     agreement = np.exp(-np.square(d / gate))
     trust = inside * np.where(persistent, agreement, np.maximum(same_part, agreement))
     if said is not None:  # a one-frame flicker: off from both by FLICKER, while they agree within CHANGE
-        flicker = (np.abs(history - new) >= FLICKER) & (np.abs(said - history) < CHANGE) & (np.abs(said - new) >= FLICKER)
+        flicker = (apart >= FLICKER) & (np.abs(above_history) < CHANGE) & (off_new >= FLICKER)
         trust = np.where(flicker, inside, trust)
     result[strip] = new + (weight * trust) * d
 
