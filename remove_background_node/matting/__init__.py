@@ -79,9 +79,12 @@ def has_both_regions(tri: np.ndarray) -> bool:
     return bool((tri == 255).any() and (tri == 0).any())
 
 
-def skipped_because(tri: np.ndarray, settings: tuple[int, int, int], given: bool = False) -> str:
-    """A trimap without both sure regions, the (subject threshold, background threshold, erode size) that made it and
-    whether the user gave the trimap -> why matting was skipped and what to change, for a person."""
+def skipped_because(
+    tri: np.ndarray, settings: tuple[int, int, int], given: bool = False, mask: np.ndarray | None = None,
+) -> str:
+    """A trimap without both sure regions, the (subject threshold, background threshold, erode size) that made it,
+    whether the user gave the trimap and the mask it was made from -> why matting was skipped and what to change, for
+    a person (never a change that cannot help)."""
     fg_threshold, bg_threshold, erode_size = settings
     no_subject = not (tri == 255).any()
     missing = "sure subject (255)" if no_subject else "sure background (0)"
@@ -92,15 +95,33 @@ def skipped_because(tri: np.ndarray, settings: tuple[int, int, int], given: bool
             "Paint some of the trimap white (sure subject) and some black (sure background), or leave the trimap out "
             "to use the band built from the mask."
         )
-    if no_subject:
-        threshold = f"lower the subject threshold ({fg_threshold}): only mask values above it count as sure subject"
-    else:
-        threshold = f"raise the background threshold ({bg_threshold}): only mask values below it count as sure background"
-    advice = f"Lower the erode size, or {threshold}" if erode_size > 0 else threshold[0].upper() + threshold[1:]
     return (
         f"Alpha matting skipped: with erode size {erode_size} the {width}x{height} mask has no {missing} left "
-        f"for matting to start from, so the mask is used as it is. {advice}."
+        f"for matting to start from, so the mask is used as it is. {_advice(no_subject, settings, mask)}."
     )
+
+
+def _advice(no_subject: bool, settings: tuple[int, int, int], mask: np.ndarray | None) -> str:
+    """Which sure region is missing, the trimap's settings and the mask (None: not known) -> what to change."""
+    fg_threshold, bg_threshold, erode_size = settings
+    if no_subject:
+        threshold, limit, side = fg_threshold, 255, "subject"
+        rule, move, level = "above it count as sure subject", "lower", None if mask is None else int(mask.max())
+        past = level is not None and level <= fg_threshold
+    else:
+        threshold, limit, side = bg_threshold, 0, "background"
+        rule, move, level = "below it count as sure background", "raise", None if mask is None else int(mask.min())
+        past = level is not None and level >= bg_threshold
+    if level == 255 - limit:  # black where a subject is wanted, white where a background is
+        return (f"The mask is {'black' if no_subject else 'white'} everywhere: there is no "
+                f"{'subject to refine' if no_subject else 'background to refine it against'}")
+    if threshold == limit:
+        return f"{move.capitalize()} the {side} threshold ({threshold}): only mask values {rule}, and none can be"
+    if past:
+        return (f"{move.capitalize()} the {side} threshold ({threshold}) {'below' if no_subject else 'above'} the "
+                f"mask's {'highest' if no_subject else 'lowest'} level ({level}): only mask values {rule}")
+    advice = f"{move} the {side} threshold ({threshold}): only mask values {rule}"
+    return f"Lower the erode size, or {advice}" if erode_size > 0 else advice[0].upper() + advice[1:]
 
 
 def solve(rgb: np.ndarray, tri: np.ndarray, checkpoint: Checkpoint | None = None) -> np.ndarray:

@@ -196,15 +196,38 @@ def test_a_read_only_picture_is_accepted(scene) -> None:
     [
         ((240, 10, 0), 0, "Lower the subject threshold (240)", "erode size,"),
         ((240, 0, 0), 255, "Raise the background threshold (0)", "erode size,"),
-        ((255, 10, 1024), 0, "Lower the erode size, or lower the subject threshold (255)", "background threshold"),
+        ((240, 10, 1024), 0, "Lower the erode size, or lower the subject threshold (240)", "background threshold"),
         ((240, 10, 1024), 255, "Lower the erode size, or raise the background threshold (10)", "subject threshold"),
+        ((255, 254, 1024), 0, "Lower the subject threshold (255): only mask values above it count as sure subject, "
+                              "and none can be", "erode size,"),
+        ((240, 0, 1024), 255, "Raise the background threshold (0): only mask values below it count as sure "
+                              "background, and none can be", "erode size,"),
     ],
-    ids=["no subject, erode 0", "no background, erode 0", "no subject, erode 1024", "no background, erode 1024"],
+    ids=["no subject, erode 0", "no background, erode 0", "no subject, erode 1024", "no background, erode 1024",
+         "subject threshold 255", "background threshold 0"],
 )
 def test_a_skipped_matting_says_what_to_change_and_never_what_cannot_be(settings, tri_value, says, never):
-    message = matting.skipped_because(np.full((8, 8), tri_value, np.uint8), settings)
+    """The mask a trimap came from has levels past both thresholds, so only the erosion or a threshold at its end
+    can have left a sure region empty."""
+    mask = np.tile(np.array([0, 5, 128, 250, 255, 255, 0, 128], np.uint8), (8, 1))
+    message = matting.skipped_because(np.full((8, 8), tri_value, np.uint8), settings, mask=mask)
     assert says in message and never not in message, message
     assert f"with erode size {settings[2]}" in message
+
+
+@pytest.mark.parametrize(
+    "level, tri_value, says",
+    [
+        (0, 0, "The mask is black everywhere: there is no subject to refine"),
+        (255, 255, "The mask is white everywhere: there is no background to refine it against"),
+        (107, 0, "Lower the subject threshold (240) below the mask's highest level (107)"),
+        (60, 255, "Raise the background threshold (10) above the mask's lowest level (60)"),
+    ],
+    ids=["black mask", "white mask", "mask below the subject threshold", "mask above the background threshold"],
+)
+def test_a_mask_that_never_reaches_a_threshold_is_named_as_the_cause_not_the_erosion(level, tri_value, says):
+    message = matting.skipped_because(np.full((8, 8), tri_value, np.uint8), (240, 10, 1024), mask=np.full((8, 8), level, np.uint8))
+    assert says in message and "erode size," not in message, message
 
 
 def test_a_given_trimap_without_both_sure_regions_says_to_paint_them():
