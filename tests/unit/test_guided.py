@@ -75,6 +75,29 @@ def test_an_empty_collection_of_boxes_keeps_nothing_and_says_no_box_was_given():
     assert len(warnings) == 1 and "No bounding boxes were given" in warnings[0], warnings
 
 
+def test_inverted_the_box_warnings_say_the_whole_picture_was_kept():
+    for boxes, says in (((), "No bounding boxes were given"), (((500, 10, 600, 50),), "covers any of the image")):
+        warnings: list[str] = []
+        result = pipeline.remove_background(
+            Image.new("RGB", (400, 300), (90, 90, 90)), lambda im: [Image.new("L", im.size, 200)],
+            pipeline.Options(regions=boxes, invert=True), warn=warnings.append,
+        )
+        assert (np.asarray(result.mask) == 255).all()
+        assert len(warnings) == 1 and says in warnings[0] and "all of it was kept" in warnings[0], warnings
+        assert "nothing was kept" not in warnings[0]
+
+
+def test_a_box_the_model_finds_no_subject_in_says_so():
+    warnings: list[str] = []
+    result = pipeline.remove_background(
+        Image.new("RGB", (400, 300), (90, 90, 90)), lambda im: [Image.new("L", im.size, 0)],
+        pipeline.Options(regions=((100, 100, 200, 200),)), warn=warnings.append,
+    )
+    assert not np.asarray(result.mask).any()
+    assert len(warnings) == 1 and "found no subject in the bounding boxes" in warnings[0], warnings
+    assert "widen the boxes" in warnings[0]
+
+
 def test_boxes_that_cover_none_of_the_image_say_so_on_a_rerun_from_the_cache_too():
     cache, warnings, calls = MaskCache(budget=2**30), [], []
 

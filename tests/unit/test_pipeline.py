@@ -117,3 +117,14 @@ def test_a_result_that_keeps_nothing_says_why_and_one_that_keeps_something_says_
     transparent = Image.new("RGBA", (64, 64), (200, 10, 10, 0))
     (clear,) = run_warned(subject, transparent)
     assert "fully transparent" in clear
+
+
+def test_smooth_mask_that_removes_all_the_model_found_says_so():
+    speck = np.zeros((64, 64), np.uint8)
+    speck[30:32, 30:32] = 255  # two pixels wide: the opening removes it
+    (smoothed,) = run_warned(speck, post_process_mask=True)
+    assert "Smooth Mask" in smoothed and "nothing was kept" in smoothed
+    assert run_warned(speck) == [] and run_warned(disc(64, 20, soft=6), post_process_mask=True) == []
+    assert run_warned(speck, post_process_mask=True, invert=True) == [], "inverted, all of the picture is kept"
+    with_matting = run_warned(speck, post_process_mask=True, alpha_matting=True)
+    assert any("Smooth Mask" in w for w in with_matting) and any("black everywhere" in w for w in with_matting), with_matting
