@@ -101,7 +101,8 @@ class RemoveVideoBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
         source = host.video_path(self.video)
         width, height, fps, duration = host.probe(source)
         held = container.read(source)
-        fps = held.rate or fps  # the rate the decoder hands frames out at: a variable-rate clip keeps its length
+        # the rate the decoder hands frames out at (a variable-rate clip keeps its length), as exact as the source's
+        fps = container.exact_rate(held.rate or fps)
         # for progress only (the outputs count the frames written): InvokeAI's exact count (decoder_frame_count)
         # costs another decoder process, about 0.4 s before the first frame
         total = max(1, round(duration * fps))

@@ -46,6 +46,15 @@ def read(path: Path) -> Source:
     return parse(described.stderr)  # ffmpeg with no output file describes the input on stderr, then exits 1
 
 
+def exact_rate(rate: float) -> float:
+    """Frames a second as ffmpeg prints them (two decimals) -> the NTSC rate n*1000/1001 they round, else the same.
+
+    23.98 written as 23.98 drifts from the source's 24000/1001 by 10 ms a minute, against its sound copied as it is."""
+    whole = round(rate * 1.001)
+    ntsc = whole * 1000.0 / 1001.0
+    return ntsc if whole > 0 and rate != round(rate) and abs(rate - ntsc) <= 0.005 else rate
+
+
 def parse(description: str) -> Source:
     """ffmpeg's description of a file (``ffmpeg -i``'s stderr) -> its first video stream's base rate and whether it
     has an audio stream."""

@@ -66,3 +66,18 @@ def test_a_source_without_sound_leaves_the_video_as_it_was_and_says_why(tmp_path
 def test_ffmpeg_describes_a_file_on_stderr_as_parse_expects(phone_clip):
     described = subprocess.run([container.ffmpeg(), "-hide_banner", "-i", str(phone_clip)], capture_output=True, text=True)
     assert "Video:" in described.stderr and "tbr" in described.stderr and "Audio:" in described.stderr
+
+
+def test_a_23_976_fps_clip_is_written_back_at_its_own_rate_and_keeps_its_length(tmp_path):
+    """ffmpeg prints 24000/1001 as 23.98: written at 23.98 a minute of video comes out 10 ms short of its sound."""
+    frames = 1440  # a minute: 60.06 s at 24000/1001, 60.05 s at 23.98
+    clips.write(clips.Clip(width=16, height=16, frames=frames, fps=24000 / 1001), tmp_path / "film.mp4")
+    printed = container.read(tmp_path / "film.mp4").rate
+    assert printed == 23.98 and container.exact_rate(printed) == 24000 / 1001
+    assert [container.exact_rate(r) for r in (24.0, 25.0, 12.5, 29.97, 59.94)] == [24.0, 25.0, 12.5, 30000 / 1001, 60000 / 1001]
+    writer = stream.mp4_writer(tmp_path / "out.mp4", container.exact_rate(printed))
+    for _ in range(frames):
+        writer.append_data(np.zeros((16, 16, 3), np.uint8))
+    writer.close()
+    lengths = [iio.immeta(tmp_path / name, plugin="FFMPEG")["duration"] for name in ("film.mp4", "out.mp4")]
+    assert lengths[0] == lengths[1] == 60.06, lengths
