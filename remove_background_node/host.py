@@ -148,12 +148,19 @@ class Host:
 
     def video_path(self, video: Any) -> Path:
         """The node's video input -> the file on disk."""
-        path = Path(self._context.videos.get_path(video.video_name))
+        from invokeai.app.services.video_files.video_files_common import VideoFileNotFoundException
+        from invokeai.app.services.video_records.video_records_common import VideoRecordNotFoundException
+
+        missing = ValueError(
+            f"The video {video.video_name} is not in InvokeAI's gallery (it may have been deleted). "
+            f"Connect an existing video to the {self._node} node's video input."
+        )
+        try:
+            path = Path(self._context.videos.get_path(video.video_name))
+        except (VideoRecordNotFoundException, VideoFileNotFoundException) as error:
+            raise missing from error
         if not path.is_file():
-            raise ValueError(
-                f"The video {video.video_name} is not in InvokeAI's gallery (it may have been deleted). "
-                f"Connect an existing video to the {self._node} node's video input."
-            )
+            raise missing
         return path
 
     def probe(self, path: Path) -> tuple[int, int, float, float]:

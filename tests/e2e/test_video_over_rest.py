@@ -113,6 +113,19 @@ def test_an_odd_sized_video_is_refused_with_what_to_do_and_stores_nothing(server
     assert set(videos.rglob("*.mp4")) == stored
 
 
+def test_a_video_deleted_from_the_gallery_fails_with_what_to_do(server, tmp_path):
+    """Deleting a video from the gallery removes its record: InvokeAI then raises its own bare exception, which the
+    node turns into words a person can act on."""
+    path = tmp_path / "gone.mp4"
+    clips.write(clips.Clip(width=64, height=48, frames=4), path)
+    name = server.upload_video(path)
+    assert server.http.delete(f"{server.url}/api/v1/videos/i/{name}", timeout=60).ok
+    item = server.run({"rv": {"type": "remove_background_video", "video": {"video_name": name}, "model": "u2netp"}})
+    assert item["status"] == "failed"
+    assert "not in InvokeAI's gallery" in item["error_message"] and "Connect an existing video" in item["error_message"], (
+        item["error_type"], item["error_message"])
+
+
 def test_a_phones_clip_keeps_its_length_and_its_sound(server, tmp_path):
     """A variable frame rate and an AAC track, as phones record: InvokeAI's decoder hands the frames out at the clip's
     base rate, repeating some, and the outputs are written at that rate, so they last as long as the clip; the
