@@ -111,9 +111,11 @@ def subject_mask(
     cache: MaskCache | None = None,
     rgb: np.ndarray | None = None,
     picture: str | None = None,
+    one_of_many: bool = False,
 ) -> tuple[np.ndarray, bool]:
-    """An RGB PIL image, a model's predict, options, callbacks, optionally a model key with a cache, and the image
-    as an array and its digest if the caller has them -> (the mask of the first STEPS: the model's, post-processed,
+    """An RGB PIL image, a model's predict, options, callbacks, optionally a model key with a cache, the image as an
+    array and its digest if the caller has them, and whether it is one frame of a video (where a frame without the
+    subject is no one's mistake, so not warned of) -> (the mask of the first STEPS: the model's, post-processed,
     matted; whether matting ran)."""
     rgb = pixels(rgb_image) if rgb is None else rgb
     keyed = cache is not None and model_key is not None
@@ -125,9 +127,10 @@ def subject_mask(
         mask = inference.predict_mask(predict, rgb_image, options.regions)
         if keyed:
             mask = cache.put(key, mask)
-    _say_if_nothing_found(mask, rgb_image.size, options, warn)
+    if not one_of_many:
+        _say_if_nothing_found(mask, rgb_image.size, options, warn)
 
-    found = options.post_process_mask and int(mask.max(initial=0)) >= masks.VISIBLE
+    found = not one_of_many and options.post_process_mask and int(mask.max(initial=0)) >= masks.VISIBLE
     matte_key = key + ("matte", options.post_process_mask, _matting_options(options)) if keyed else None
     matte = cache.get(matte_key) if keyed and (options.post_process_mask or options.alpha_matting) else None
     matted = matte is not None and options.alpha_matting

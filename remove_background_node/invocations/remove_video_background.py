@@ -138,7 +138,8 @@ class RemoveVideoBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
                 written = stream.run(
                     host.frames(source),
                     total,
-                    lambda frame: pipeline.subject_mask(Image.fromarray(frame), predict, options, warn=warn_once, rgb=frame),
+                    lambda frame: pipeline.subject_mask(Image.fromarray(frame), predict, options, warn=warn_once, rgb=frame,
+                                                        one_of_many=True),
                     finish,
                     stream.mp4_writer(outputs[0], fps),
                     stream.mp4_writer(outputs[1], fps, stream.MATTE_CRF),

@@ -128,3 +128,14 @@ def test_smooth_mask_that_removes_all_the_model_found_says_so():
     assert run_warned(speck, post_process_mask=True, invert=True) == [], "inverted, all of the picture is kept"
     with_matting = run_warned(speck, post_process_mask=True, alpha_matting=True)
     assert any("Smooth Mask" in w for w in with_matting) and any("black everywhere" in w for w in with_matting), with_matting
+
+
+def test_a_video_frame_without_the_subject_is_not_warned_of():
+    """A clip's subject may enter late or leave: one frame with nothing found is no one's mistake."""
+    empty = np.zeros((64, 64), np.uint8)
+    picture = Image.new("RGB", (64, 64), (90, 120, 150))
+    for one_of_many, expected in ((False, 1), (True, 0)):
+        warnings: list[str] = []
+        pipeline.subject_mask(picture, fixed_model(empty), pipeline.Options(post_process_mask=True), warn=warnings.append,
+                              one_of_many=one_of_many)
+        assert len(warnings) == expected, warnings
