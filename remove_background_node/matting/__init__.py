@@ -85,7 +85,7 @@ def skipped_because(
     """A trimap without both sure regions, the (subject threshold, background threshold, erode size) that made it,
     whether the user gave the trimap and the mask it was made from -> why matting was skipped and what to change, for
     a person (never a change that cannot help)."""
-    fg_threshold, bg_threshold, erode_size = settings
+    erode_size = settings[2]
     no_subject = not (tri == 255).any()
     missing = "sure subject (255)" if no_subject else "sure background (0)"
     height, width = tri.shape
