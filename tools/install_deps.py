@@ -62,7 +62,10 @@ def install(reqs: list[str], before: dict[str, str], own: set[str]) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
         f.write("".join(f"{name}=={version}\n" for name, version in sorted(before.items()) if name not in own))
         constraints = f.name
-    _pip("install", "--constraint", constraints, *reqs)
+    try:
+        _pip("install", "--constraint", constraints, *reqs)
+    finally:
+        Path(constraints).unlink(missing_ok=True)
     after = freeze()
     contrib = before.get("opencv-contrib-python")
     if contrib and "opencv-python-headless" in after and "opencv-python-headless" not in before:
