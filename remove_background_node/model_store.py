@@ -169,14 +169,17 @@ def _download_error(spec: ModelSpec, url: str, models_dir: Path, error: BaseExce
     reason = re.sub(r"^(?:\w+\.)+(?=\w+: )", "", reason).rstrip(".")  # "requests.exceptions.HTTPError: x." -> "HTTPError: x"
     if partial:
         reason = f"the transfer stopped after {partial} bytes ({reason or 'connection closed'}); the partial file was deleted"
-    message = f"Could not download the {spec.name} model from {url}: {reason or type(error).__name__}."
+    # what to do first, the cause last: a person reads the start of the message in InvokeAI's queue
+    message = f"Could not download the {spec.name} model from {url}."
     if "allow_private_download_urls" in text or "non-public address" in text:
         message += (
             " InvokeAI refuses loopback and private-network download URLs by default: to use a "
             "mirror on your own network, set `allow_private_download_urls: true` in invokeai.yaml "
             "(or the environment variable INVOKEAI_ALLOW_PRIVATE_DOWNLOAD_URLS=true) and restart InvokeAI."
         )
-    return ModelFileError(f"{message} Without network access: {placement_hint(spec, models_dir)}")
+    return ModelFileError(
+        f"{message} Without network access: {placement_hint(spec, models_dir)} Cause: {reason or type(error).__name__}."
+    )
 
 
 def _download_and_verify(spec: ModelSpec, url: str, models_dir: Path, downloader: Downloader) -> Path:
@@ -193,7 +196,10 @@ def _download_and_verify(spec: ModelSpec, url: str, models_dir: Path, downloader
         partial = sum(p.stat().st_size for p in _partials(folder))
         for p in _partials(folder):
             p.unlink(missing_ok=True)
-        raise _download_error(spec, url, models_dir, error, partial) from error
+        # InvokeAI's download queue raises Exception(its traceback as text), which it has logged already: not chained,
+        # or InvokeAI's log and queue item show that traceback a second time
+        cause = None if len(str(error).splitlines()) > 1 else error
+        raise _download_error(spec, url, models_dir, error, partial) from cause
     if path.is_dir():  # the download cache returns a folder for some sources
         path = next(iter(sorted(path.iterdir())), path)
     if not path.is_file() or not VERIFIED.check(path, spec.checksum):

@@ -191,6 +191,7 @@ def test_404_error_names_model_url_folder_and_checksum(tmp_path, env, mirror):
     text = str(error.value)
     for part in ("toy", mirror.url + spec.release_file, str(models / "toy.onnx"), spec.checksum, "404"):
         assert part in text
+    assert text.index("Put the file at") < text.index("Cause: HTTP Error 404"), "what to do first, the cause last"
     assert isinstance(error.value.__cause__, urllib.error.HTTPError)
 
 
