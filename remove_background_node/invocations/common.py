@@ -4,6 +4,7 @@
 from typing import Any, Literal
 
 from invokeai.invocation_api import (
+    BaseInvocation,
     BaseInvocationOutput,
     BoundingBoxField,
     ColorField,
@@ -129,14 +130,28 @@ def mask_options(node: Any) -> dict[str, Any]:
     )
 
 
-def check_thresholds(background: int, foreground: int, background_name: str, foreground_name: str) -> None:
-    """The matting thresholds and their field names -> nothing, or a ValueError naming both when they cross."""
+def thresholds_in_order(node: type[BaseInvocation], data: Any, background_name: str, foreground_name: str) -> Any:
+    """A node class, its raw inputs (a whole node's, or on assignment its current inputs with the new value) and its
+    threshold fields' names -> the inputs unchanged, or a ValueError naming both thresholds when they cross.
+
+    For a model validator in "before" mode: on assignment (a value arriving through an edge) pydantic then refuses
+    the value without storing it. In "after" mode the crossed value was stored first, and InvokeAI, unable to read
+    its own session back, left the queue stuck until a restart."""
+    if not isinstance(data, dict):
+        return data
+    try:
+        background, foreground = (
+            int(data.get(name, node.model_fields[name].default)) for name in (background_name, foreground_name)
+        )
+    except (TypeError, ValueError):
+        return data  # not numbers: the fields' own validation says so
     if background >= foreground:
         raise ValueError(
             f"{background_name} ({background}) must be below {foreground_name} ({foreground}): mask values "
             f"above {foreground_name} are sure subject and values below {background_name} sure background, "
             "so crossed thresholds would erase the subject. Lower the background threshold or raise the other."
         )
+    return data
 
 
 @invocation_output("remove_background_output")
@@ -165,4 +180,4 @@ class RemoveBackgroundOutput(BaseInvocationOutput):
         )
 
 
-__all__ = ["Device", "ModelName", "RemoveBackgroundOutput", "TRANSPARENT", "check_thresholds", "mask_options"]
+__all__ = ["Device", "ModelName", "RemoveBackgroundOutput", "TRANSPARENT", "mask_options", "thresholds_in_order"]

@@ -1,7 +1,7 @@
 """The Refine Cutout node: alpha matting on a mask from anywhere (Segment Anything, the canvas, Remove Background)."""
 # No `from __future__ import annotations`: InvokeAI reads invoke()'s return annotation as a class.
 
-from typing import Optional
+from typing import Any, Optional
 
 from invokeai.invocation_api import (
     BaseInvocation,
@@ -56,10 +56,10 @@ class RefineCutoutInvocation(BaseInvocation, WithMetadata, WithBoard):
     )
     background_color: ColorField = common.background_color()
 
-    @model_validator(mode="after")
-    def _thresholds_in_order(self) -> "RefineCutoutInvocation":
-        common.check_thresholds(self.background_threshold, self.foreground_threshold, "background_threshold", "foreground_threshold")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _thresholds_in_order(cls, data: Any) -> Any:
+        return common.thresholds_in_order(cls, data, "background_threshold", "foreground_threshold")
 
     def invoke(self, context: InvocationContext) -> RemoveBackgroundOutput:
         from ..host import Host

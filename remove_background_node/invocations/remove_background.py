@@ -5,7 +5,7 @@ version stays 1, so InvokeAI updates workflows saved with that node by itself.
 """
 # No `from __future__ import annotations`: InvokeAI reads invoke()'s return annotation as a class.
 
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 from invokeai.invocation_api import (
     BaseInvocation,
@@ -72,13 +72,10 @@ class RemoveBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
     )
     device: Device = common.device()
 
-    @model_validator(mode="after")
-    def _thresholds_in_order(self) -> "RemoveBackgroundInvocation":
-        common.check_thresholds(
-            self.alpha_matting_background_threshold, self.alpha_matting_foreground_threshold,
-            "alpha_matting_background_threshold", "alpha_matting_foreground_threshold",
-        )
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _thresholds_in_order(cls, data: Any) -> Any:
+        return common.thresholds_in_order(cls, data, "alpha_matting_background_threshold", "alpha_matting_foreground_threshold")
 
     def invoke(self, context: InvocationContext) -> RemoveBackgroundOutput:
         from ..host import Host

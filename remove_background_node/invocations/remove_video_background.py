@@ -6,6 +6,7 @@ Registered on InvokeAI 6.14 and later, which have videos (invocations/__init__.p
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from invokeai.app.invocations.fields import VideoField
 from invokeai.invocation_api import (
@@ -86,13 +87,10 @@ class RemoveVideoBackgroundInvocation(BaseInvocation, WithMetadata, WithBoard):
     alpha_matting_erode_size: int = common.erode_size()
     device: Device = common.device()
 
-    @model_validator(mode="after")
-    def _thresholds_in_order(self) -> "RemoveVideoBackgroundInvocation":
-        common.check_thresholds(
-            self.alpha_matting_background_threshold, self.alpha_matting_foreground_threshold,
-            "alpha_matting_background_threshold", "alpha_matting_foreground_threshold",
-        )
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _thresholds_in_order(cls, data: Any) -> Any:
+        return common.thresholds_in_order(cls, data, "alpha_matting_background_threshold", "alpha_matting_foreground_threshold")
 
     def invoke(self, context: InvocationContext) -> RemoveVideoBackgroundOutput:
         from ..host import Host

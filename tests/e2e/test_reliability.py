@@ -98,6 +98,24 @@ def test_crossed_matting_thresholds_are_refused_at_enqueue_naming_both(server, n
     assert "alpha_matting_foreground_threshold" in r.text and "alpha_matting_background_threshold" in r.text
 
 
+@pytest.mark.parametrize(("node", "field"), [
+    ({"type": "remove_background", "model": "u2netp", "alpha_matting": True}, "alpha_matting_background_threshold"),
+    ({"type": "refine_cutout"}, "background_threshold"),
+], ids=["remove_background", "refine_cutout"])
+def test_a_crossed_threshold_through_an_edge_fails_the_item_and_the_queue_goes_on(server, node, field):
+    """A value from another node reaches the node only when the graph runs, past enqueue's check: it is refused there
+    and not stored, so InvokeAI can still read its session and the next item runs. InvokeAI's own message names no
+    field for a check across two; the traceback it shows beside it holds the node's, naming both."""
+    name = server.upload(Image.new("RGB", (64, 48), (30, 160, 220)))
+    pictures = {"image": {"image_name": name}} | ({"mask": {"image_name": name}} if node["type"] == "refine_cutout" else {})
+    item = server.run({"n": {"type": "integer", "value": 250}, "rb": {**node, **pictures}}, [("n", "value", "rb", field)])
+    assert item["status"] == "failed", item["status"]
+    assert item["error_type"] == "NodeInputError", item["error_type"]
+    assert f"{field} (250) must be below" in item["error_traceback"], item["error_traceback"]
+    after = server.run({"rb": {"type": "remove_background", "image": {"image_name": name}, "model": "u2netp"}})
+    assert after["status"] == "completed", after.get("error_traceback")
+
+
 def test_matting_with_no_sure_region_left_says_so_in_the_log_and_on_the_node(server):
     name = server.upload(Image.new("RGB", (64, 48), (30, 160, 220)))
     with server.events() as events:
