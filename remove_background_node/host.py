@@ -89,10 +89,14 @@ class Host:
         try:
             return self._context.images.get_pil(image.image_name)
         except (ImageRecordNotFoundException, ImageFileNotFoundException) as error:
-            raise ValueError(
-                f"The {what} {image.image_name} is not in InvokeAI's gallery (it may have been deleted). "
-                f"Connect an existing image to the {self._node} node's {what} input."
-            ) from error
+            raise self._not_in_gallery(image.image_name, "image", what) from error
+
+    def _not_in_gallery(self, name: str, kind: str, what: str) -> ValueError:
+        """A missing image's or video's name, "image" or "video", and the input's name -> the error saying what to do."""
+        return ValueError(
+            f"The {what} {name} is not in InvokeAI's gallery (it may have been deleted). "
+            f"Connect an existing {kind} to the {self._node} node's {what} input."
+        )
 
     def models_dir(self) -> Path:
         """Where users place model files by hand: ``<InvokeAI models>/rembg``."""
@@ -151,16 +155,12 @@ class Host:
         from invokeai.app.services.video_files.video_files_common import VideoFileNotFoundException
         from invokeai.app.services.video_records.video_records_common import VideoRecordNotFoundException
 
-        missing = ValueError(
-            f"The video {video.video_name} is not in InvokeAI's gallery (it may have been deleted). "
-            f"Connect an existing video to the {self._node} node's video input."
-        )
         try:
             path = Path(self._context.videos.get_path(video.video_name))
         except (VideoRecordNotFoundException, VideoFileNotFoundException) as error:
-            raise missing from error
+            raise self._not_in_gallery(video.video_name, "video", "video") from error
         if not path.is_file():
-            raise missing
+            raise self._not_in_gallery(video.video_name, "video", "video")
         return path
 
     def probe(self, path: Path) -> tuple[int, int, float, float]:

@@ -127,10 +127,10 @@ def subject_mask(
         mask = inference.predict_mask(predict, rgb_image, options.regions)
         if keyed:
             mask = cache.put(key, mask)
-    if not one_of_many:
-        _say_if_nothing_found(mask, rgb_image.size, options, warn)
+    seen = None if one_of_many else int(mask.max(initial=0)) >= masks.VISIBLE  # whether the model found anything
+    if seen is not None:
+        _say_if_nothing_found(seen, rgb_image.size, options, warn)
 
-    found = not one_of_many and options.post_process_mask and int(mask.max(initial=0)) >= masks.VISIBLE
     matte_key = key + ("matte", options.post_process_mask, _matting_options(options)) if keyed else None
     matte = cache.get(matte_key) if keyed and (options.post_process_mask or options.alpha_matting) else None
     matted = matte is not None and options.alpha_matting
@@ -145,15 +145,16 @@ def subject_mask(
             mask, matted = _matte(rgb, tri, mask, _matting_options(options), step, warn)
         if keyed and (matted or not options.alpha_matting):
             mask = cache.put(matte_key, mask)
-    if found and not options.invert and int(mask.max(initial=0)) < masks.VISIBLE:
+    if seen and options.post_process_mask and not options.invert and int(mask.max(initial=0)) < masks.VISIBLE:
         warn("Smooth Mask (post_process_mask) removed all the model found, a subject too small or too faint to "
              "survive it, so nothing was kept. Turn Smooth Mask off.")
     return mask, matted
 
 
-def _say_if_nothing_found(mask: np.ndarray, size: tuple[int, int], options: Options, warn: Warn) -> None:
-    """The model's mask, the picture's (width, height), options and the warning callback -> nothing; warns when the
-    boxes or the model leave no subject (inverted, that keeps the whole picture, and the words say so)."""
+def _say_if_nothing_found(seen: bool, size: tuple[int, int], options: Options, warn: Warn) -> None:
+    """Whether the model's mask has a visible pixel, the picture's (width, height), options and the warning callback
+    -> nothing; warns when the boxes or the model leave no subject (inverted, that keeps the whole picture, and the
+    words say so)."""
     outcome = "so the whole picture is background and, inverted, all of it was kept" if options.invert else "so nothing was kept"
     if options.regions == ():  # a detector that found nothing: its empty collection, on a cached rerun too
         warn(f"No bounding boxes were given (the collection is empty), {outcome}. Disconnect bounding_boxes "
@@ -161,7 +162,7 @@ def _say_if_nothing_found(mask: np.ndarray, size: tuple[int, int], options: Opti
     elif options.regions is not None and not inference.unite(options.regions, size):
         warn(f"No bounding box covers any of the image (each lies outside it or has no area), {outcome}: "
              "everything outside the boxes is background. Check the boxes' coordinates.")
-    elif not options.invert and int(mask.max(initial=0)) < masks.VISIBLE:
+    elif not options.invert and not seen:
         where = "this picture" if options.regions is None else "the bounding boxes"
         advice = "connect bounding_boxes around the subject" if options.regions is None else "widen the boxes around the subject"
         warn(f"The model found no subject in {where} (its mask has no pixel at least {masks.VISIBLE} of 255), "
